@@ -1,0 +1,15 @@
+"""dlparts: the shared library of *Parts of Deep Learning*.
+
+Each module holds one idea, introduced in the chapter where the reader first needs it:
+
+- :mod:`dlparts.runtime`: scale (``DLPARTS_SCALE``), device and seeding.
+- :mod:`dlparts.arith`: convolution arithmetic and whole-network layer tables.
+- :mod:`dlparts.scratch`: from-scratch NumPy layers (forward/backward pairs with a cache).
+- :mod:`dlparts.models`: PyTorch models, from LeNet-5 to ResNet and PointNet++.
+- :mod:`dlparts.points`: sampling, grouping and interpolation on point sets.
+- :mod:`dlparts.data`: the data sets shipped with the book and loaders for the full ones.
+- :mod:`dlparts.train`: one small training loop that every chapter reuses.
+- :mod:`dlparts.augment`, :mod:`dlparts.plot`: augmentation and figures.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+"""ModelNet40 loaders (filled in by the PointNet chapter)."""
+
+__all__: list[str] = []

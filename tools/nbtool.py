@@ -1,0 +1,111 @@
+"""Keep the book's notebooks tidy.
+
+    python tools/nbtool.py strip   NOTEBOOK...   # remove outputs, except cells nbval compares
+    python tools/nbtool.py refresh NOTEBOOK...   # run at quick scale, store the compared outputs
+    python tools/nbtool.py new     NOTEBOOK "Title"
+
+A cell whose source contains ``# NBVAL_CHECK_OUTPUT`` holds a checked fact (a layer table, a
+parameter count): ``refresh`` stores its output and sets ``keep_output`` in its metadata so that
+nbstripout keeps it too; nbval then compares it on every run. Every other output is stripped.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+
+CHECK = "# NBVAL_CHECK_OUTPUT"
+KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+
+COLAB_CELL = """\
+# Runs only on Google Colab: fetch the course and install its library (a no-op elsewhere).
+import sys
+
+if "google.colab" in sys.modules:
+    !git clone -q --depth 1 https://github.com/parts-of-deep-learning/parts-of-deep-learning /content/pdl
+    !pip install -q -e /content/pdl
+    sys.path.insert(0, "/content/pdl/lib")"""
+
+
+def is_checked(cell) -> bool:
+    return cell.cell_type == "code" and CHECK in cell.source
+
+
+def clean(nb, keep_checked: bool = True):
+    """Strip outputs and execution counts (except checked cells) and normalise metadata."""
+    nb.metadata = {
+        "kernelspec": KERNELSPEC,
+        "language_info": {"name": "python"},
+    }
+    for cell in nb.cells:
+        cell.pop("id", None)
+        if cell.cell_type != "code":
+            cell.pop("outputs", None)
+            cell.pop("execution_count", None)
+            continue
+        meta = {k: v for k, v in cell.metadata.items() if k in ("tags",)}
+        if is_checked(cell) and keep_checked:
+            meta["keep_output"] = True
+            for out in cell.outputs:
+                if "execution_count" in out:
+                    out["execution_count"] = None
+                out.pop("metadata", None) if not out.get("metadata") else None
+        else:
+            cell.outputs = []
+        cell.execution_count = None
+        cell.metadata = meta
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    return nb
+
+
+def write(nb, path: Path) -> None:
+    nb = nbformat.from_dict(nb)
+    for cell in nb.cells:
+        cell.pop("id", None)
+    nb.nbformat_minor = 4  # no cell ids: keeps diffs quiet
+    path.write_text(nbformat.writes(nb, version=4) + "")
+
+
+def strip(paths) -> None:
+    for p in map(Path, paths):
+        nb = nbformat.read(p, as_version=4)
+        write(clean(nb), p)
+
+
+def refresh(paths) -> None:
+    from nbclient import NotebookClient
+
+    os.environ["DLPARTS_SCALE"] = "quick"
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    for p in map(Path, paths):
+        nb = nbformat.read(p, as_version=4)
+        client = NotebookClient(
+            nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(p.parent)}}
+        )
+        client.execute()
+        write(clean(nb), p)
+        print(f"refreshed {p}")
+
+
+def new(path, title) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(COLAB_CELL, metadata={"tags": ["remove-cell"]}),
+        nbformat.v4.new_markdown_cell(f"# {title}\n"),
+        nbformat.v4.new_code_cell(
+            "import numpy as np\nimport torch\n\nfrom dlparts import runtime\n"
+            "from dlparts.plot import use_book_style\n\n"
+            "use_book_style()\nruntime.seed_everything(0)\nprint(runtime.describe())"
+        ),
+    ]
+    write(clean(nb), Path(path))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3 or sys.argv[1] not in ("strip", "refresh", "new"):
+        sys.exit(__doc__)
+    cmd, args = sys.argv[1], sys.argv[2:]
+    {"strip": strip, "refresh": refresh, "new": lambda a: new(a[0], a[1])}[cmd](args)
