@@ -1,0 +1,251 @@
+"""Regularizers, measured: weight penalties (L2, L1, elastic net), AlexNet's update rule,
+Monte Carlo dropout, and the small models and helpers chapter 4 measures them on.
+
+Penalty convention used throughout: ``R(W) = l1 * sum|w| + l2 * sum w**2`` (no factor 1/2), so
+its gradient is ``l1 * sign(w) + 2 * l2 * w``. Plain SGD with ``weight_decay=wd`` therefore equals
+SGD on the loss plus an L2 penalty with ``l2 = wd / 2``. Only weight matrices and kernels
+(tensors with two or more dimensions) are penalized, not biases, as is usual.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .scratch.losses import softmax_loss, svm_loss
+
+__all__ = [
+    "AlexNetSGD",
+    "fit_linear",
+    "generalization_gap",
+    "mc_dropout_probs",
+    "mlp",
+    "penalty",
+    "penalty_loss",
+    "sparsity",
+    "weight_params",
+]
+
+
+def _check_strengths(l1, l2):
+    for name, v in (("l1", l1), ("l2", l2)):
+        if not np.isfinite(v) or v < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+
+
+def penalty(W, l1=0.0, l2=0.0):
+    """NumPy penalty and gradient: ``R = l1*sum|W| + l2*sum W**2``, ``dR = l1*sign(W) + 2*l2*W``.
+
+    ``l1 > 0`` and ``l2 > 0`` together is the elastic net. Returns ``(R, dW)`` with ``dW`` shaped
+    like ``W`` (the subgradient 0 is used at ``W == 0``).
+    """
+    _check_strengths(l1, l2)
+    W = np.asarray(W)
+    r = l1 * np.abs(W).sum() + l2 * (W * W).sum()
+    return float(r), (l1 * np.sign(W) + 2 * l2 * W).astype(W.dtype, copy=False)
+
+
+def weight_params(model: nn.Module):
+    """The parameters a penalty acts on: weight matrices and kernels (``ndim >= 2``), not biases."""
+    return [p for p in model.parameters() if p.ndim >= 2]
+
+
+def penalty_loss(l1=0.0, l2=0.0):
+    """An ``extra_loss`` for :func:`dlparts.train.fit`: ``f(model, out) -> l1*sum|w| + l2*sum w²``.
+
+    Example: ``fit(model, data, extra_loss=penalty_loss(l2=5e-4))``.
+    """
+    _check_strengths(l1, l2)
+
+    def extra(model, out):
+        total = out.new_zeros(())
+        for w in weight_params(model):
+            if l1:
+                total = total + l1 * w.abs().sum()
+            if l2:
+                total = total + l2 * (w * w).sum()
+        return total
+
+    return extra
+
+
+def sparsity(weights, tol=1e-3):
+    """Fraction of entries with ``|w| < tol`` (a NumPy array, a tensor, or a list of them)."""
+    if isinstance(weights, (list, tuple)):
+        flat = np.concatenate([np.asarray(_np(w)).ravel() for w in weights])
+    else:
+        flat = np.asarray(_np(weights)).ravel()
+    if flat.size == 0:
+        raise ValueError("no weights given")
+    return float(np.mean(np.abs(flat) < tol))
+
+
+def _np(w):
+    return w.detach().cpu().numpy() if isinstance(w, torch.Tensor) else w
+
+
+def fit_linear(
+    x_train,
+    y_train,
+    *,
+    loss="svm",
+    l1=0.0,
+    l2=0.0,
+    lr=0.1,
+    steps=300,
+    val=None,
+    seed=0,
+    eval_every=10,
+):
+    """Train a linear classifier ``scores = x @ W + b`` by full-batch gradient descent, in NumPy.
+
+    The lecture's setting: a data loss (``"svm"``: :func:`~dlparts.scratch.losses.svm_loss`, or
+    ``"softmax"``) plus ``R(W)`` from :func:`penalty`. The L1 part uses a proximal step
+    (soft-thresholding), so weights it drives to zero are exactly zero, as in the lasso.
+
+    Args:
+        x_train: ``(N, D)`` features; y_train: ``(N,)`` labels.
+        val: optional ``(x_val, y_val)`` evaluated every ``eval_every`` steps.
+
+    Returns:
+        dict with ``W`` ``(D, C)``, ``b`` ``(C,)``, and lists ``step``, ``loss``, ``train_acc``,
+        ``val_acc``.
+    """
+    if loss not in ("svm", "softmax"):
+        raise ValueError(f"loss must be 'svm' or 'softmax', got {loss!r}")
+    _check_strengths(l1, l2)
+    x = np.asarray(x_train, dtype=np.float64).reshape(len(x_train), -1)
+    y = np.asarray(y_train)
+    c = int(y.max()) + 1 if val is None else int(max(y.max(), np.max(val[1]))) + 1
+    rng = np.random.default_rng(seed)
+    W = 0.001 * rng.standard_normal((x.shape[1], c))
+    b = np.zeros(c)
+    loss_fn = svm_loss if loss == "svm" else softmax_loss
+    xv = None if val is None else np.asarray(val[0], dtype=np.float64).reshape(len(val[0]), -1)
+    out = {"step": [], "loss": [], "train_acc": [], "val_acc": []}
+    for step in range(1, steps + 1):
+        scores = x @ W + b
+        data_loss, dscores = loss_fn(scores, y)
+        r, dR = penalty(W, 0.0, l2)
+        W -= lr * (x.T @ dscores + dR)
+        b -= lr * dscores.sum(0)
+        if l1:  # proximal step for the L1 part: soft-threshold by lr * l1
+            W = np.sign(W) * np.maximum(np.abs(W) - lr * l1, 0.0)
+        if step % eval_every == 0 or step == steps:
+            out["step"].append(step)
+            out["loss"].append(data_loss + r + l1 * np.abs(W).sum())
+            out["train_acc"].append(float(np.mean((x @ W + b).argmax(1) == y)))
+            if xv is not None:
+                out["val_acc"].append(float(np.mean((xv @ W + b).argmax(1) == np.asarray(val[1]))))
+    out["W"], out["b"] = W, b
+    return out
+
+
+def mlp(hidden=(800, 800), p_input=0.0, p_hidden=0.0, in_features=784, num_classes=10):
+    """A fully connected ReLU network, optionally with (PyTorch-convention) dropout.
+
+    ``p_input`` is applied to the flattened input, ``p_hidden`` after every hidden ReLU; both are
+    probabilities of **dropping** (the dropout paper's keep probabilities 0.8 and 0.5 are
+    ``p_input=0.2, p_hidden=0.5``).
+
+    Shape:
+        - Input: ``(N, 1, 28, 28)`` or ``(N, 784)``
+        - Output: ``(N, num_classes)`` logits
+    """
+    layers: list[nn.Module] = [nn.Flatten()]
+    if p_input:
+        layers.append(nn.Dropout(p_input))
+    width = in_features
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU()]
+        if p_hidden:
+            layers.append(nn.Dropout(p_hidden))
+        width = h
+    layers.append(nn.Linear(width, num_classes))
+    return nn.Sequential(*layers)
+
+
+class AlexNetSGD(torch.optim.Optimizer):
+    """The update rule of Krizhevsky et al. (2012), Section 5, written exactly as in the paper:
+
+    .. math::
+        v_{i+1} = 0.9\\, v_i - 0.0005\\, \\epsilon\\, w_i - \\epsilon \\left\\langle
+        \\frac{\\partial L}{\\partial w}\\Big|_{w_i} \\right\\rangle_{D_i}, \\qquad
+        w_{i+1} = w_i + v_{i+1}
+
+    With a constant learning rate this equals ``torch.optim.SGD(momentum=0.9,
+    weight_decay=0.0005)``; they differ when the rate changes, because here the velocity carries
+    the old rate and PyTorch's buffer does not. The decay applies to every parameter given.
+    """
+
+    def __init__(self, params, lr=0.01, momentum=0.9, weight_decay=0.0005):
+        if lr <= 0 or not 0 <= momentum < 1 or weight_decay < 0:
+            raise ValueError(
+                f"need lr > 0, 0 <= momentum < 1, weight_decay >= 0; got {lr=}, {momentum=}, "
+                f"{weight_decay=}"
+            )
+        super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            eps, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
+            for w in group["params"]:
+                if w.grad is None:
+                    continue
+                state = self.state[w]
+                v = state.get("v")
+                if v is None:
+                    v = state["v"] = torch.zeros_like(w)
+                v.mul_(mu).add_(w, alpha=-wd * eps).add_(w.grad, alpha=-eps)
+                w.add_(v)
+        return loss
+
+
+@torch.no_grad()
+def mc_dropout_probs(model: nn.Module, x, n_samples=50, batch_size=1000, generator_seed=0):
+    """Softmax outputs of ``n_samples`` thinned networks (dropout masks) on ``x``.
+
+    Dropout layers are put in training mode (each forward pass samples new masks); every other
+    layer stays in eval mode. The model's modes are restored afterwards.
+
+    Returns:
+        tensor ``(n_samples, N, C)`` of probabilities; ``.mean(0)`` is the Monte Carlo ensemble.
+    """
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+    dev = next(model.parameters()).device
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    for m in model.modules():
+        if isinstance(m, nn.modules.dropout._DropoutNd):
+            m.train()
+    torch.manual_seed(generator_seed)
+    out = []
+    try:
+        for _ in range(n_samples):
+            parts = [
+                torch.softmax(model(x[i : i + batch_size].to(dev)), dim=1).cpu()
+                for i in range(0, len(x), batch_size)
+            ]
+            out.append(torch.cat(parts))
+    finally:
+        for m, t in modes.items():
+            m.train(t)
+    return torch.stack(out)
+
+
+def generalization_gap(hist):
+    """``(train accuracy, validation accuracy, gap)`` at the end of a :func:`dlparts.train.fit`
+    run made with ``eval_train=True`` and ``val=...``."""
+    if not hist.train_eval_acc or not hist.val_acc:
+        raise ValueError(
+            "the run recorded no train/val accuracy; call fit(..., val=..., eval_train=True)"
+        )
+    tr, va = hist.train_eval_acc[-1], hist.val_acc[-1]
+    return tr, va, tr - va
