@@ -1,0 +1,62 @@
+# Parts of Deep Learning
+#   make book   build the book, every notebook executed at default scale, into _build/html
+#   make test   everything CI runs: lint, library tests, notebooks (quick), book build, browser check
+# Both set themselves up first: a .venv with the pinned versions (constraints.txt) and the
+# vendored front-end assets (MathJax, widget manager) that let the book work offline.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NBWORKERS ?= 2
+LINTED := lib tests tools chapters benchmarks conftest.py
+
+.PHONY: book test setup assets lint unit notebooks book-quick browser clean
+
+book: setup
+	DLPARTS_SCALE=$${DLPARTS_SCALE:-default} $(BIN)/python tools/build_book.py
+	@echo "The book is in _build/html: open _build/html/index.html in a browser."
+
+test: setup lint unit notebooks book-quick browser
+	@echo "make test: everything passed."
+
+setup: $(STAMP) assets
+
+$(STAMP): pyproject.toml constraints.txt
+	@if [ ! -x $(BIN)/python ]; then \
+	  echo "creating $(VENV) with $(PYTHON)"; \
+	  $(PYTHON) -m venv $(VENV) || { echo "could not create a venv: apt-get install python3-venv"; exit 1; }; \
+	fi
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[book,test]'
+	@touch $(STAMP)
+
+assets:
+	@./tools/vendor_assets.sh
+
+lint:
+	@echo "== ruff: lint and format check =="
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+unit:
+	@echo "== library tests =="
+	$(BIN)/pytest tests -m "not book" -n $(NBWORKERS) -q -p no:cacheprovider
+
+notebooks:
+	@echo "== every notebook through nbval at DLPARTS_SCALE=quick =="
+	DLPARTS_SCALE=quick TQDM_DISABLE=1 $(BIN)/pytest chapters --nbval-lax --nbval-current-env \
+	  -n $(NBWORKERS) --dist loadscope -q -p no:cacheprovider
+
+book-quick:
+	@echo "== the book at quick scale, Sphinx warnings as errors =="
+	$(BIN)/python tools/build_book.py --scale quick --out _build/test --strict
+
+browser:
+	@echo "== every page in headless Chromium, network closed =="
+	$(BIN)/pytest tests -m book -q -p no:cacheprovider
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis

@@ -1,0 +1,89 @@
+"""The notebooks are stored the way the book expects, and the table of contents lists them all."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "chapters").rglob("*.ipynb"))
+NOTEBOOKS = [p for p in NOTEBOOKS if ".ipynb_checkpoints" not in p.parts and "_build" not in p.parts]
+CHECK = "# NBVAL_CHECK_OUTPUT"
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    found = [toc["root"]]
+
+    def walk(entries):
+        for e in entries or []:
+            if "file" in e:
+                found.append(e["file"])
+            walk(e.get("sections"))
+            walk(e.get("chapters"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return found
+
+
+def rel(p: Path) -> str:
+    return p.relative_to(ROOT).as_posix()
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found under chapters/"
+
+
+def test_toc_lists_every_notebook_and_every_entry_exists():
+    listed = toc_files()
+    for entry in listed:
+        assert any((ROOT / (entry + ext)).is_file() for ext in (".md", ".ipynb")), (
+            f"_toc.yml lists {entry!r}, which does not exist"
+        )
+    for nb in NOTEBOOKS:
+        assert rel(nb).removesuffix(".ipynb") in listed, f"{rel(nb)} is missing from _toc.yml"
+    for md in (ROOT / "chapters").rglob("*.md"):
+        if "_build" not in md.parts:
+            assert rel(md).removesuffix(".md") in listed, f"{rel(md)} is missing from _toc.yml"
+    assert len(listed) == len(set(listed)), "a page is listed twice in _toc.yml"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=rel)
+def test_notebook_is_stored_clean(path):
+    nb = nbformat.read(path, as_version=4)
+    first = nb.cells[0]
+    assert first.cell_type == "code" and "google.colab" in first.source, (
+        f"{rel(path)}: the first cell must install dlparts on Colab (tools/nbtool.py new)"
+    )
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        where = f"{rel(path)} cell {i}"
+        assert cell.execution_count is None, f"{where}: execution count stored; run tools/nbtool.py strip"
+        if CHECK in cell.source:
+            assert cell.outputs, f"{where}: a checked cell needs its output; run tools/nbtool.py refresh"
+            assert cell.metadata.get("keep_output"), f"{where}: checked cell lacks keep_output"
+        else:
+            assert not cell.outputs, f"{where}: outputs stored; run tools/nbtool.py strip"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=rel)
+def test_notebook_reads_its_scale_only_through_dlparts(path):
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "DLPARTS_SCALE" not in code and not re.search(r"os\.environ", code), (
+        f"{rel(path)}: read the scale with dlparts.runtime.scale() / by_scale()"
+    )
+    assert "seed_everything" in code, f"{rel(path)}: seed with dlparts.runtime.seed_everything"
+
+
+def test_every_chapter_has_an_index():
+    for chapter in sorted((ROOT / "chapters").iterdir()):
+        if chapter.is_dir() and not chapter.name.startswith(("_", ".")):
+            assert (chapter / "index.md").is_file(), f"{rel(chapter)} has no index.md"
