@@ -11,7 +11,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "chapters").rglob("*.ipynb"))
-NOTEBOOKS = [p for p in NOTEBOOKS if ".ipynb_checkpoints" not in p.parts and "_build" not in p.parts]
+NOTEBOOKS = [
+    p for p in NOTEBOOKS if ".ipynb_checkpoints" not in p.parts and "_build" not in p.parts
+]
 CHECK = "# NBVAL_CHECK_OUTPUT"
 
 
@@ -65,9 +67,13 @@ def test_notebook_is_stored_clean(path):
         if cell.cell_type != "code":
             continue
         where = f"{rel(path)} cell {i}"
-        assert cell.execution_count is None, f"{where}: execution count stored; run tools/nbtool.py strip"
+        assert cell.execution_count is None, (
+            f"{where}: execution count stored; run tools/nbtool.py strip"
+        )
         if CHECK in cell.source:
-            assert cell.outputs, f"{where}: a checked cell needs its output; run tools/nbtool.py refresh"
+            assert cell.outputs, (
+                f"{where}: a checked cell needs its output; run tools/nbtool.py refresh"
+            )
             assert cell.metadata.get("keep_output"), f"{where}: checked cell lacks keep_output"
         else:
             assert not cell.outputs, f"{where}: outputs stored; run tools/nbtool.py strip"

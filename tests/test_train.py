@@ -16,7 +16,9 @@ def test_fit_learns_and_records_history():
     torch.manual_seed(0)
     x, y = blobs()
     model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
-    hist = train.fit(model, (x, y), val=blobs(seed=1), epochs=3, lr=0.1, batch_size=32, progress=False)
+    hist = train.fit(
+        model, (x, y), val=blobs(seed=1), epochs=3, lr=0.1, batch_size=32, progress=False
+    )
     assert len(hist.step) == 3 * 8 and hist.step[-1] == 24
     assert hist.eval_step == [8, 16, 24] and hist.epoch_end_step == [8, 16, 24]
     assert hist.val_acc[-1] > 0.95

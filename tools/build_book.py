@@ -44,8 +44,16 @@ def main(argv=None) -> int:
         config = build / "_config.yml"
         config.write_text(text)
 
-    env = dict(os.environ, DLPARTS_SCALE=args.scale, TQDM_DISABLE="1", PYDEVD_DISABLE_FILE_VALIDATION="1")
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--config", str(config)]
+    env = dict(
+        os.environ, DLPARTS_SCALE=args.scale, TQDM_DISABLE="1", PYDEVD_DISABLE_FILE_VALIDATION="1"
+    )
+    cmd = [
+        str(Path(sys.executable).parent / "jupyter-book"),
+        "build",
+        str(ROOT),
+        "--config",
+        str(config),
+    ]
     if args.out:
         cmd += ["--path-output", str(out)]
     if args.strict:
@@ -53,7 +61,9 @@ def main(argv=None) -> int:
     print(f"building the book at scale={args.scale} -> {build / 'html'}", flush=True)
     start = time.perf_counter()
     rc = subprocess.call(cmd, cwd=ROOT, env=env)
-    print(f"book build {'succeeded' if rc == 0 else 'FAILED'} in {time.perf_counter() - start:.0f} s")
+    print(
+        f"book build {'succeeded' if rc == 0 else 'FAILED'} in {time.perf_counter() - start:.0f} s"
+    )
     if rc == 0:
         print(f"open {build / 'html' / 'index.html'}")
     return rc

@@ -145,13 +145,19 @@ def check_book(html_dir: Path, shots_dir: Path | None = None) -> dict[str, list[
     """Check every page; return {page: [problems]} (empty lists for clean pages)."""
     html_dir = Path(html_dir)
     if not (html_dir / "intro.html").is_file():
-        raise FileNotFoundError(f"no built book in {html_dir}; build it first (make test / make book)")
+        raise FileNotFoundError(
+            f"no built book in {html_dir}; build it first (make test / make book)"
+        )
     report = {}
     with serve(html_dir) as base:
         driver = browser()
         try:
             for rel in pages(html_dir):
-                shot = shots_dir / (str(rel.with_suffix("")).replace("/", "__") + ".png") if shots_dir else None
+                shot = (
+                    shots_dir / (str(rel.with_suffix("")).replace("/", "__") + ".png")
+                    if shots_dir
+                    else None
+                )
                 report[str(rel)] = check_page(driver, f"{base}/{rel.as_posix()}", shot)
         finally:
             driver.quit()

@@ -138,7 +138,9 @@ def fit(
     if optimizer is None:
         optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     steps_per_epoch = (len(x) + batch_size - 1) // batch_size
-    total = steps_per_epoch * epochs if max_steps is None else min(max_steps, steps_per_epoch * epochs)
+    total = (
+        steps_per_epoch * epochs if max_steps is None else min(max_steps, steps_per_epoch * epochs)
+    )
     eval_every = eval_every or steps_per_epoch
     gen = torch.Generator().manual_seed(seed)
     hist = History()
