@@ -2,8 +2,10 @@
 
     python benchmarks/bench_conv.py            # 7 interleaved repetitions
     python benchmarks/bench_conv.py --reps 3   # quicker
+    python benchmarks/bench_conv.py --threads 1  # one core (steadier on a busy machine)
 
-Everything runs on 2 threads (PyTorch's intra-op pool and NumPy's BLAS) in float32, and every
+Everything runs on 2 threads (PyTorch's intra-op pool and NumPy's BLAS; ``--threads`` to change)
+in float32, and every
 ratio is measured in this run: the methods are timed in turn, repetition after repetition, so a
 change in machine load hits them alike; each time is the best of the repetitions.
 
@@ -37,6 +39,7 @@ from dlparts.scratch.conv import (  # noqa: E402
     conv2d_forward,
     conv2d_naive,
     conv2d_vectorized,
+    limit_threads,
 )
 
 SHAPES = {
@@ -133,14 +136,18 @@ def bench_baselines(name, shape, reps):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=7, help="timed repetitions of each method")
+    ap.add_argument("--threads", type=int, default=2, help="threads for PyTorch and NumPy's BLAS")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    with limit_threads(args.threads) as threads:
+        run(args, threads)
+
+
+def run(args, threads):
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     print(
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average "
-        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; torch {torch.__version__} on "
-        f"{torch.get_num_threads()} threads, NumPy {np.__version__} BLAS on "
-        f"{os.environ['OPENBLAS_NUM_THREADS']} threads; float32, best of {args.reps}\n"
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; torch {torch.__version__}, NumPy "
+        f"{np.__version__}; {threads}; float32, best of {args.reps}\n"
     )
     print("1. im2col vs PyTorch (batch 16)")
     for name, shape in SHAPES.items():
