@@ -4,6 +4,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
 from dlparts.scratch.conv import (
     col2im,
     conv2d_backward,
@@ -15,8 +18,6 @@ from dlparts.scratch.conv import (
     maxpool2d_forward,
 )
 from dlparts.scratch.gradcheck import numerical_gradient, rel_error
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
 
 SETTINGS = settings(max_examples=50, deadline=None)
 
@@ -238,3 +239,34 @@ def test_backward_rejects_wrong_dout():
     _, pcache = maxpool2d_forward(np.zeros((1, 1, 4, 4)), 2)
     with pytest.raises(ValueError, match="shape"):
         maxpool2d_backward(np.zeros((1, 1, 3, 3)), pcache)
+
+
+# ----------------------------------------------------------------------------- explorer, threads
+
+
+def test_explorer_figure_says_when_a_stride_does_not_fit():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dlparts.widgets.conv import conv_explorer, describe_conv, draw_conv
+
+    text, fits = describe_conv(7, 3, 3)
+    assert not fits and "2.33" in text and "does not fit" in text
+    text, fits = describe_conv(7, 3, 2, padding=1)
+    assert fits and text.endswith("output 4x4")
+    ax = draw_conv(7, 3, stride=3)
+    assert "does not fit" in ax.get_title()
+    box = conv_explorer(n=9, kernel=3, stride=2, padding=1, dilation=2)
+    assert [s.value for s in box.children[0].children] == [9, 3, 2, 1, 2]
+
+
+def test_limit_threads_restores_and_rejects_bad_counts():
+    from dlparts.scratch.conv import limit_threads
+
+    before = torch.get_num_threads()
+    with limit_threads(1) as text:
+        assert torch.get_num_threads() == 1 and "1 thread" in text
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError):
+        with limit_threads(0):
+            pass
