@@ -3,6 +3,10 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from torch import nn
+
 from dlparts.arith import (
     conv_output_size,
     conv_params,
@@ -12,9 +16,6 @@ from dlparts.arith import (
     same_padding,
     table_totals,
 )
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
-from torch import nn
 
 SETTINGS = settings(max_examples=50, deadline=None)
 
@@ -255,3 +256,21 @@ def test_receptive_field_matches_gradient_support():
     y[0, 0, 0, 0].backward()
     cols = (x.grad[0, 0].abs().sum(0) > 0).nonzero().flatten()
     assert int(cols.max() - cols.min() + 1) == receptive_field(model)[-1]["rf"]
+
+
+def test_layer_table_counts_parameters_outside_the_layers():
+    class WithToken(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.token = nn.Parameter(torch.zeros(7))
+            self.fc = nn.Linear(4, 3)
+            self.unused = nn.Linear(2, 2)
+
+        def forward(self, x):
+            return self.fc(x) + self.token[:3]
+
+    model = WithToken().double()
+    rows = layer_table(model, (4,))
+    assert rows[0]["name"] == "fc" and rows[0]["params"] == 15
+    assert rows[-1]["params"] == 7 + 6
+    assert table_totals(rows)["params"] == sum(p.numel() for p in model.parameters())

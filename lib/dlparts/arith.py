@@ -208,8 +208,10 @@ def layer_table(model, input_shape) -> list[dict]:
         - ``activations``: output elements per sample,
         - ``macs``: multiply-adds per sample (convolution and linear layers; 0 otherwise).
 
-        A layer called twice gives two rows. Sum ``params`` for the model's total; multiply the
-        sum of ``activations`` by 4 for float32 bytes per image (see :func:`table_totals`).
+        A layer called twice gives two rows. Parameters that no called leaf layer owns (a
+        parameter of a container, a layer the forward pass skips) get one last row, so the sum of
+        ``params`` is always the model's total. Multiply the sum of ``activations`` by 4 for
+        float32 bytes per image (see :func:`table_totals`).
 
     Raises:
         ValueError: for a bad ``input_shape``, or when the model rejects the dummy input (the
@@ -255,8 +257,9 @@ def layer_table(model, input_shape) -> list[dict]:
     try:
         first = next(model.parameters())
         old_device = first.device
+        dtype = first.dtype if first.dtype in (torch.float32, torch.float64) else torch.float32
     except StopIteration:
-        old_device = None
+        old_device, dtype = None, torch.float32
     was_training = model.training
     handles = [m.register_forward_hook(hook) for m in leaves]
     try:
@@ -265,7 +268,7 @@ def layer_table(model, input_shape) -> list[dict]:
             model.to("cpu")
         with torch.no_grad():
             try:
-                model(torch.zeros((1, *shape)))
+                model(torch.zeros((1, *shape), dtype=dtype))
             except (RuntimeError, ValueError) as e:
                 raise ValueError(
                     f"The model rejected a dummy input of shape (1, *{shape}): {e}. "
@@ -277,6 +280,19 @@ def layer_table(model, input_shape) -> list[dict]:
         model.train(was_training)
         if old_device is not None and old_device.type != "cpu":
             model.to(old_device)
+    # Parameters held outside the leaf layers (or by layers the pass never called) still count.
+    rest = sum(p.numel() for p in model.parameters() if id(p) not in seen)
+    if rest:
+        rows.append(
+            {
+                "name": "(parameters outside the layers called)",
+                "type": "-",
+                "output_shape": (),
+                "params": int(rest),
+                "activations": 0,
+                "macs": 0,
+            }
+        )
     return rows
 
 
