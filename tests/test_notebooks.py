@@ -67,15 +67,18 @@ def test_notebook_is_stored_clean(path):
         if cell.cell_type != "code":
             continue
         where = f"{rel(path)} cell {i}"
-        assert cell.execution_count is None, (
-            f"{where}: execution count stored; run tools/nbtool.py strip"
-        )
         if CHECK in cell.source:
             assert cell.outputs, (
                 f"{where}: a checked cell needs its output; run tools/nbtool.py refresh"
             )
             assert cell.metadata.get("keep_output"), f"{where}: checked cell lacks keep_output"
+            assert cell.execution_count is not None, (
+                f"{where}: nbval rejects a checked cell stored unrun; run tools/nbtool.py refresh"
+            )
         else:
+            assert cell.execution_count is None, (
+                f"{where}: execution count stored; run tools/nbtool.py strip"
+            )
             assert not cell.outputs, f"{where}: outputs stored; run tools/nbtool.py strip"
 
 

@@ -36,6 +36,7 @@ def is_checked(cell) -> bool:
 
 def clean(nb, keep_checked: bool = True):
     """Strip outputs and execution counts (except checked cells) and normalise metadata."""
+    checked = 0
     nb.metadata = {
         "kernelspec": KERNELSPEC,
         "language_info": {"name": "python"},
@@ -48,14 +49,17 @@ def clean(nb, keep_checked: bool = True):
             continue
         meta = {k: v for k, v in cell.metadata.items() if k in ("tags",)}
         if is_checked(cell) and keep_checked:
+            # nbval compares only cells whose reference ran: a checked cell keeps a count
+            # (numbered in order), every other cell is stored unrun.
+            checked += 1
             meta["keep_output"] = True
+            cell.execution_count = checked
             for out in cell.outputs:
                 if "execution_count" in out:
-                    out["execution_count"] = None
-                out.pop("metadata", None) if not out.get("metadata") else None
+                    out["execution_count"] = checked
         else:
             cell.outputs = []
-        cell.execution_count = None
+            cell.execution_count = None
         cell.metadata = meta
     nb.nbformat, nb.nbformat_minor = 4, 5
     return nb
