@@ -195,6 +195,19 @@ class PointNetEncoder(nn.Module):
             parts += [t.last_argmax[0] for t in (self.tnet_in, self.tnet_feat) if t is not None]
         return torch.unique(torch.cat(parts))
 
+    @torch.no_grad()
+    def upper_bound_points(self, x, candidates):
+        """The upper-bound shape of one set ``x`` (1, N, D) among ``candidates`` (M, D): the
+        candidate points whose every feature stays at or below ``x``'s global feature, so adding
+        any of them leaves the max pooling unchanged. Candidates go through the network with the
+        transforms predicted for ``x`` (a T-Net would otherwise react to them). Use eval mode."""
+        if x.dim() != 3 or x.shape[0] != 1 or self.pooling != "max":
+            raise ValueError("upper_bound_points takes one set (1, N, D) and a max-pooling network")
+        d = self.details(x)
+        pf = self.details(candidates[None].to(x), transforms=d["transforms"])["point_features"]
+        ok = (pf[0] <= d["global"][0][:, None]).all(0)
+        return candidates[ok.to(candidates.device)]
+
 
 class PointNetCls(nn.Module):
     """PointNet for classification: the encoder, then fully connected layers with dropout.
