@@ -212,7 +212,8 @@ def mc_dropout_probs(model: nn.Module, x, n_samples=50, batch_size=1000, generat
     """Softmax outputs of ``n_samples`` thinned networks (dropout masks) on ``x``.
 
     Dropout layers are put in training mode (each forward pass samples new masks); every other
-    layer stays in eval mode. The model's modes are restored afterwards.
+    layer stays in eval mode. The model's modes are restored afterwards. PyTorch's global
+    generator is seeded with ``generator_seed`` first, so the masks (and the result) repeat.
 
     Returns:
         tensor ``(n_samples, N, C)`` of probabilities; ``.mean(0)`` is the Monte Carlo ensemble.
