@@ -68,7 +68,7 @@ def test_torch_convention_matches():
     assert drop_prob_from_keep_prob(0.8) == pytest.approx(0.2)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(p=st.one_of(st.floats(max_value=-1e-9), st.floats(min_value=1.0), st.just(float("nan"))))
 def test_p_outside_range_is_value_error(p):
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
@@ -77,7 +77,7 @@ def test_p_outside_range_is_value_error(p):
         dropout_forward(np.ones(3), p, training=False)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     shape=st.lists(st.integers(1, 6), min_size=1, max_size=4),
     p=st.floats(0.0, 0.95),

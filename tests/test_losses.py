@@ -81,7 +81,7 @@ def test_dtype_kept(fn, dtype):
     assert fn(scores, y)[1].dtype == dtype
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(n=st.integers(1, 8), c=st.integers(2, 9), seed=st.integers(0, 10_000))
 def test_shapes_and_parity_any_size(n, c, seed):
     scores, y = _data(n, c, seed)

@@ -42,7 +42,7 @@ def test_sgd_weight_decay_equals_l2_penalty_but_adam_differs():
         net = mlp(hidden=(16,), in_features=10, num_classes=3)
         params = weight_params(net)
         opt = opt_cls(net.parameters(), lr=0.05, **kw)
-        for _ in range(20):
+        for _ in range(10):
             loss = torch.nn.functional.cross_entropy(net(x), y)
             if not decoupled:
                 loss = loss + penalty_loss(l2=wd / 2)(net, loss)
