@@ -3,6 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dlparts.regularize import mc_dropout_probs, mlp
 from dlparts.scratch.dropout import (
     drop_prob_from_keep_prob,
@@ -11,8 +14,6 @@ from dlparts.scratch.dropout import (
     dropout_forward_original,
 )
 from dlparts.scratch.gradcheck import numerical_gradient, rel_error
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 def test_scale_and_mask():

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from dlparts.scratch.gradcheck import numerical_gradient, rel_error
-from dlparts.scratch.losses import softmax_loss, svm_loss
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from dlparts.scratch.gradcheck import numerical_gradient, rel_error
+from dlparts.scratch.losses import softmax_loss, svm_loss
 
 
 def _data(n=7, c=5, seed=0, dtype=np.float64):

@@ -3,6 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dlparts.augment import RandomShiftRotate, affine_batch, random_rotate, shift_batch
 from dlparts.regularize import (
     AlexNetSGD,
@@ -14,8 +17,6 @@ from dlparts.regularize import (
     weight_params,
 )
 from dlparts.scratch.gradcheck import numerical_gradient, rel_error
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize("l1,l2", [(0.0, 0.3), (0.2, 0.0), (0.1, 0.05)])
