@@ -242,7 +242,7 @@ class CifarResNet(nn.Module):
         if not isinstance(in_channels, int) or in_channels < 1:
             raise ValueError(f"in_channels must be a positive int, got {in_channels!r}.")
         n = (depth - 2) // 6
-        self.depth, self.shortcut, self.in_channels = depth, shortcut, in_channels
+        self.depth, self.shortcut_option, self.in_channels = depth, shortcut, in_channels
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
             nn.BatchNorm2d(width),
