@@ -116,12 +116,12 @@ def test_residual_gradients_stay_balanced_across_depth():
     # at initialization a deep plain net with BN has first-layer gradients far larger (or smaller)
     # than last-layer ones; the identity shortcuts keep them within the same order of magnitude
     torch.manual_seed(0)
-    x = torch.randn(16, 3, 16, 16)
-    y = torch.randint(0, 10, (16,))
+    x = torch.randn(8, 3, 8, 8)
+    y = torch.randint(0, 10, (8,))
     norms = {}
     for kind, build in (("plain", models.plain_cifar), ("res", models.resnet_cifar)):
         torch.manual_seed(1)
-        m = build(44, width=4)
+        m = build(32, width=2)
         torch.nn.functional.cross_entropy(m(x), y).backward()
         g_first = m.stem[0].weight.grad.norm()
         g_last = m.fc.weight.grad.norm()
