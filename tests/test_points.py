@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from dlparts import points as P
 
-SETTINGS = settings(max_examples=40, deadline=None)
+SETTINGS = settings(max_examples=25, deadline=None)
 
 
 def brute_fps(xyz, m, start):
