@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from dlparts.scratch.gradcheck import numerical_gradient, rel_error
-from dlparts.scratch.norm import batchnorm_backward, batchnorm_forward
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from dlparts.scratch.gradcheck import numerical_gradient, rel_error
+from dlparts.scratch.norm import batchnorm_backward, batchnorm_forward
 
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
 
