@@ -12,6 +12,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NBWORKERS ?= 2
 LINTED := lib tests tools chapters benchmarks conftest.py
+# Notebooks run two at a time on two cores: one thread each, so they do not fight for cores.
+ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 .PHONY: book test setup assets lint unit notebooks book-quick browser clean
 
@@ -47,7 +49,7 @@ unit:
 
 notebooks:
 	@echo "== every notebook through nbval at DLPARTS_SCALE=quick =="
-	DLPARTS_SCALE=quick TQDM_DISABLE=1 $(BIN)/pytest chapters --nbval-lax --nbval-current-env \
+	DLPARTS_SCALE=quick TQDM_DISABLE=1 $(ONE_THREAD) $(BIN)/pytest chapters --nbval-lax --nbval-current-env \
 	  -n $(NBWORKERS) --dist loadscope -q -p no:cacheprovider
 
 book-quick:

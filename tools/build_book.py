@@ -118,8 +118,19 @@ def pre_execute(cache: Path, jobs: int) -> None:
         return
     print(f"executing {len(stale)} notebook(s), {jobs} at a time", flush=True)
     start = time.perf_counter()
+    # Several notebooks share the cores: one thread each, so they do not fight over them.
+    one_thread = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    saved = {v: os.environ.get(v) for v in one_thread}
+    os.environ.update(one_thread)
     executor = load_executor("local-parallel" if jobs > 1 else "local-serial", cache=jc)
-    result = executor.run_and_cache(filter_uris=stale, timeout=900, allow_errors=False)
+    try:
+        result = executor.run_and_cache(filter_uris=stale, timeout=900, allow_errors=False)
+    finally:
+        for v, old in saved.items():
+            if old is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = old
     for uri in result.errored:
         print(f"  failed (the build will run it again and show why): {Path(uri).relative_to(ROOT)}")
     print(f"executed in {time.perf_counter() - start:.0f} s", flush=True)

@@ -7,6 +7,9 @@ run the same code.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import glob
 import os
 import random
 
@@ -82,3 +85,73 @@ def describe() -> str:
         f"scale={scale()}  device={dev} ({name})  torch={torch.__version__}  "
         f"threads={torch.get_num_threads()}"
     )
+
+
+def set_threads(n: int) -> str:
+    """Use ``n`` CPU threads from now on, in PyTorch and in NumPy's bundled OpenBLAS.
+
+    Returns what was set. The test harness runs two notebooks at once on two cores with one
+    thread each (``OMP_NUM_THREADS=1``); a reader's kernel keeps the library defaults.
+    """
+    import torch
+
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    torch.set_num_threads(n)
+    setter, _ = _openblas_setter()
+    if setter:
+        setter(n)
+    return f"PyTorch {n} thread(s), NumPy BLAS {n if setter else 'unchanged'}"
+
+
+def _openblas_setter():
+    """NumPy's bundled OpenBLAS thread setter and getter, or (None, None) when not found."""
+    base = os.path.dirname(os.path.dirname(np.__file__))
+    libs = glob.glob(os.path.join(base, "numpy.libs", "*openblas*")) + glob.glob(
+        os.path.join(os.path.dirname(np.__file__), ".dylibs", "*openblas*")
+    )
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for suffix in (
+            "scipy_openblas_{}_threads64_",
+            "scipy_openblas_{}_threads",
+            "openblas_{}_threads",
+        ):
+            try:
+                setter = getattr(lib, suffix.format("set_num"))
+                getter = getattr(lib, suffix.format("get_num"))
+            except AttributeError:
+                continue
+            setter.argtypes, getter.restype = [ctypes.c_int], ctypes.c_int
+            return setter, getter
+    return None, None
+
+
+@contextlib.contextmanager
+def limit_threads(n: int = 1):
+    """Run PyTorch's CPU ops and NumPy's BLAS (when it is the bundled OpenBLAS) on ``n`` threads.
+
+    For fair timings: a matrix product on two threads can stall for milliseconds when another
+    program holds one of the cores, which swamps the small layers of a notebook. Yields a short
+    description of what was limited; everything is restored afterwards.
+    """
+    import torch
+
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    old_torch = torch.get_num_threads()
+    setter, getter = _openblas_setter()
+    old_blas = getter() if getter else None
+    torch.set_num_threads(n)
+    if setter:
+        setter(n)
+    try:
+        blas = f"NumPy BLAS {n}" if setter else "NumPy BLAS unchanged"
+        yield f"PyTorch {n} thread(s), {blas}"
+    finally:
+        torch.set_num_threads(old_torch)
+        if setter and old_blas:
+            setter(old_blas)

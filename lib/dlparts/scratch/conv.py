@@ -25,15 +25,11 @@ as PyTorch does (the last rows/columns are never visited and get zero gradient).
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import glob
-import os
-
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..arith import conv_output_size
+from ..runtime import limit_threads  # noqa: F401  (re-exported: timing cells use it)
 
 __all__ = [
     "conv2d_naive",
@@ -335,56 +331,3 @@ def maxpool2d_backward(dout, cache):
 
 
 # --------------------------------------------------------------------------- timing helper
-
-
-def _openblas_setter():
-    """NumPy's bundled OpenBLAS thread setter and getter, or (None, None) when not found."""
-    base = os.path.dirname(os.path.dirname(np.__file__))
-    libs = glob.glob(os.path.join(base, "numpy.libs", "*openblas*")) + glob.glob(
-        os.path.join(os.path.dirname(np.__file__), ".dylibs", "*openblas*")
-    )
-    for path in libs:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for suffix in (
-            "scipy_openblas_{}_threads64_",
-            "scipy_openblas_{}_threads",
-            "openblas_{}_threads",
-        ):
-            try:
-                setter = getattr(lib, suffix.format("set_num"))
-                getter = getattr(lib, suffix.format("get_num"))
-            except AttributeError:
-                continue
-            setter.argtypes, getter.restype = [ctypes.c_int], ctypes.c_int
-            return setter, getter
-    return None, None
-
-
-@contextlib.contextmanager
-def limit_threads(n: int = 1):
-    """Run PyTorch's CPU ops and NumPy's BLAS (when it is the bundled OpenBLAS) on ``n`` threads.
-
-    For fair timings: a matrix product on two threads can stall for milliseconds when another
-    program holds one of the cores, which swamps the small layers of a notebook. Yields a short
-    description of what was limited; everything is restored afterwards.
-    """
-    import torch
-
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-    old_torch = torch.get_num_threads()
-    setter, getter = _openblas_setter()
-    old_blas = getter() if getter else None
-    torch.set_num_threads(n)
-    if setter:
-        setter(n)
-    try:
-        blas = f"NumPy BLAS {n}" if setter else "NumPy BLAS unchanged"
-        yield f"PyTorch {n} thread(s), {blas}"
-    finally:
-        torch.set_num_threads(old_torch)
-        if setter and old_blas:
-            setter(old_blas)
