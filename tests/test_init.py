@@ -92,3 +92,25 @@ def test_init_model_sets_weights():
     assert abs(m[0].weight.var().item() / (2 / 72) - 1) < 0.1
     assert torch.count_nonzero(m[0].bias) == 0
     assert torch.all(m[1].weight == 1)
+
+
+def test_gain_compounds_with_depth():
+    base = init.activation_scales(depth=20, width=128, n=300, gain=1.0)
+    up = init.activation_scales(depth=20, width=128, n=300, gain=1.1)
+    # every ReLU layer multiplies the scale by the gain: 1.1 ** 19 ≈ 6.1 between layer 1 and 20
+    assert 4 < (up[-1] / up[0]) / (base[-1] / base[0]) < 9
+    with pytest.raises(ValueError, match="positive ints"):
+        init.activation_scales(depth=0)
+
+
+def test_init_widgets_build():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dlparts.widgets.resnet import init_explorer, init_gain_figure
+
+    fig = init_gain_figure(gains=(0.9, 1.0), depth=5, width=16, n=20)
+    assert len(fig.axes[0].lines) == 2
+    assert init_explorer(depth=5, width=16, n=20) is not None
+    with pytest.raises(ValueError, match="gains"):
+        init_gain_figure(gains=())
