@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from dlparts.models import alexnet, four_layer_cnn, mini_alexnet
 
 

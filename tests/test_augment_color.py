@@ -3,6 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dlparts.augment import (
     center_crop,
     center_crop_batch,
@@ -16,8 +19,6 @@ from dlparts.augment import (
     ten_crop,
     ten_crop_batch,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 def test_rgb_pca_is_an_eigendecomposition_of_the_covariance():

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from dlparts.distributed import (
     ddp_gradients,
     single_process_gradients,

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 import torch
-from dlparts.scratch.gradcheck import numerical_gradient, rel_error
-from dlparts.scratch.norm import lrn_backward, lrn_forward
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from dlparts.scratch.gradcheck import numerical_gradient, rel_error
+from dlparts.scratch.norm import lrn_backward, lrn_forward
 
 
 def torch_lrn(x, size, alpha, beta, k):
