@@ -26,12 +26,6 @@ def main(argv=None) -> int:
     ap.add_argument("--scale", default=os.environ.get("DLPARTS_SCALE") or "default")
     ap.add_argument("--out", default=None, help="output folder (default: the book root)")
     ap.add_argument("--strict", action="store_true", help="Sphinx warnings are errors")
-    ap.add_argument(
-        "--jobs",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="notebooks executed in parallel before the build (1: let the build run them serially)",
-    )
     args = ap.parse_args(argv)
     if args.scale not in ("quick", "default", "full"):
         ap.error(f"--scale must be quick, default or full, not {args.scale!r}")
@@ -50,9 +44,6 @@ def main(argv=None) -> int:
         config = build / "_config.yml"
         config.write_text(text)
 
-    os.environ.update(DLPARTS_SCALE=args.scale, TQDM_DISABLE="1")
-    if args.jobs > 1:
-        pre_execute(cache, args.jobs)
     env = dict(
         os.environ, DLPARTS_SCALE=args.scale, TQDM_DISABLE="1", PYDEVD_DISABLE_FILE_VALIDATION="1"
     )
@@ -76,64 +67,6 @@ def main(argv=None) -> int:
     if rc == 0:
         print(f"open {build / 'html' / 'index.html'}")
     return rc
-
-
-def toc_notebooks() -> list[Path]:
-    """The notebooks the table of contents lists, in reading order."""
-    import yaml
-
-    found = []
-
-    def walk(entries):
-        for e in entries or []:
-            if "file" in e and (ROOT / (e["file"] + ".ipynb")).is_file():
-                found.append(ROOT / (e["file"] + ".ipynb"))
-            walk(e.get("sections"))
-
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return found
-
-
-def pre_execute(cache: Path, jobs: int) -> None:
-    """Execute the stale notebooks into the build's cache, ``jobs`` at a time.
-
-    Jupyter Book executes notebooks one after another; running them in parallel first, into the
-    same jupyter-cache, leaves the build only cached results to read. A notebook that fails here
-    is simply run again by the build, which then reports the error in full.
-    """
-    from jupyter_cache import get_cache
-    from jupyter_cache.executors import load_executor
-
-    notebooks = toc_notebooks()
-    if not notebooks:
-        return
-    jc = get_cache(str(cache))
-    for nb in notebooks:
-        jc.add_nb_to_project(str(nb))
-    stale = [str(nb) for nb in notebooks if jc.get_cached_project_nb(str(nb)) is None]
-    if not stale:
-        return
-    print(f"executing {len(stale)} notebook(s), {jobs} at a time", flush=True)
-    start = time.perf_counter()
-    # Several notebooks share the cores: one thread each, so they do not fight over them.
-    one_thread = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    saved = {v: os.environ.get(v) for v in one_thread}
-    os.environ.update(one_thread)
-    executor = load_executor("local-parallel" if jobs > 1 else "local-serial", cache=jc)
-    try:
-        result = executor.run_and_cache(filter_uris=stale, timeout=900, allow_errors=False)
-    finally:
-        for v, old in saved.items():
-            if old is None:
-                os.environ.pop(v, None)
-            else:
-                os.environ[v] = old
-    for uri in result.errored:
-        print(f"  failed (the build will run it again and show why): {Path(uri).relative_to(ROOT)}")
-    print(f"executed in {time.perf_counter() - start:.0f} s", flush=True)
 
 
 if __name__ == "__main__":
