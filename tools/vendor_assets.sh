@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=_vendor
 stamp="$dest/.versions"
-want="v2 mathjax@3.2.2 requirejs@2.3.8 @jupyter-widgets/html-manager@1.0.15"
+want="v3 mathjax@3.2.2 requirejs@2.3.8 @jupyter-widgets/html-manager@1.0.15"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   exit 0
 fi
@@ -22,7 +22,7 @@ declare -A integrity=(
 )
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-(cd "$tmp" && npm pack --silent ${want#v2 } >/dev/null 2>&1)
+(cd "$tmp" && npm pack --silent ${want#v3 } >/dev/null 2>&1)
 for f in "${!integrity[@]}"; do
   got="sha512-$(openssl dgst -sha512 -binary "$tmp/$f" | base64 -w0)"
   if [[ "$got" != "${integrity[$f]}" ]]; then
@@ -39,7 +39,10 @@ cp "$tmp/requirejs-2.3.8/package/require.js" "$dest/widgets/require.min.js"
 hm="$tmp/jupyter-widgets-html-manager-1.0.15/package/dist"
 cp "$hm"/embed-amd.js "$dest/widgets/"
 # The manager's icon fonts, where its modules resolve them (see tools/sphinx_offline.py).
-mkdir -p "$dest/widgets/@jupyter-widgets/html-manager/dist"
-cp "$hm"/*.woff* "$hm"/*.ttf "$hm"/*.eot "$hm"/*.svg "$dest/widgets/@jupyter-widgets/html-manager/dist/"
+# Its bundled modules resolve them from two module paths, so both hold a copy.
+for d in "$dest/widgets/@jupyter-widgets/html-manager/dist" "$dest/widgets/@jupyter-widgets"; do
+  mkdir -p "$d"
+  cp "$hm"/*.woff* "$hm"/*.ttf "$hm"/*.eot "$hm"/*.svg "$d/"
+done
 echo "$want" >"$stamp"
 echo "vendored $want into $dest"
