@@ -84,3 +84,12 @@ def test_four_layer_cnn(act):
     assert m(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     with pytest.raises(ValueError):
         four_layer_cnn("softplus")
+
+
+def test_four_layer_cnn_takes_cifar_sized_input():
+    import torch
+
+    m = four_layer_cnn("relu", in_channels=3, input_size=32)
+    assert m(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        four_layer_cnn("relu", input_size=30)

@@ -98,3 +98,13 @@ def test_cifar10_loader_checks_md5_and_explains_missing_files(tmp_path):
         data.load_cifar10(tmp_path)  # the small files are not the published ones
     with pytest.raises(FileNotFoundError, match="cifar-10-python.tar.gz"):
         data.load_cifar10(tmp_path / "nowhere")
+
+
+def test_cifar10_tensors_and_availability(tmp_path):
+    assert not data.cifar10_available(tmp_path)
+    md5 = _write_cifar(tmp_path)
+    assert data.cifar10_available(tmp_path)
+    x, y = data.cifar10_tensors(tmp_path, train=True, n=6, checksums=md5)
+    assert x.shape == (6, 3, 32, 32) and x.dtype == torch.float32 and y.shape == (6,)
+    raw, _ = data.load_cifar10(tmp_path, train=True, checksums=md5)
+    assert float(x[0, 1, 2, 3]) == pytest.approx(raw[0, 2, 3, 1] / 255.0)

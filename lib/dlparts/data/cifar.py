@@ -68,3 +68,20 @@ def load_cifar10(root=None, train=True, checksums=CIFAR10_MD5):
         xs.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
         ys.append(np.asarray(batch[b"labels"], dtype=np.int64))
     return np.concatenate(xs), np.concatenate(ys)
+
+
+def cifar10_available(root=None) -> bool:
+    """True when all six CIFAR-10 batch files are present (checksums are checked on loading)."""
+    folder = Path(root if root is not None else full_data_dir()) / CIFAR10_DIR
+    return all((folder / name).is_file() for name in CIFAR10_MD5)
+
+
+def cifar10_tensors(root=None, train=True, n=None, checksums=CIFAR10_MD5):
+    """CIFAR-10 as float tensors ``(N, 3, 32, 32)`` in [0, 1] and int64 labels (the first ``n``)."""
+    import torch
+
+    x, y = load_cifar10(root, train=train, checksums=checksums)
+    if n is not None:
+        x, y = x[:n], y[:n]
+    xt = torch.from_numpy(x.astype(np.float32) / 255.0).permute(0, 3, 1, 2).contiguous()
+    return xt, torch.from_numpy(y)

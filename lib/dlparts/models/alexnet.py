@@ -266,7 +266,11 @@ def mini_alexnet(
 
 
 def four_layer_cnn(
-    activation: str = "relu", num_classes: int = 10, in_channels: int = 1, width: int = 16
+    activation: str = "relu",
+    num_classes: int = 10,
+    in_channels: int = 1,
+    width: int = 16,
+    input_size: int = 28,
 ) -> nn.Sequential:
     """A small four-layer convolutional network, as in the paper's Figure 1 (ReLU vs tanh).
 
@@ -276,9 +280,12 @@ def four_layer_cnn(
     SGD trains each activation.
 
     Shape:
-        - Input: ``(N, in_channels, 28, 28)``
+        - Input: ``(N, in_channels, input_size, input_size)`` (28 for digits, 32 for CIFAR-10;
+          a multiple of 4)
         - Output: ``(N, num_classes)``
     """
+    if input_size < 4 or input_size % 4:
+        raise ValueError(f"input_size must be a positive multiple of 4, got {input_size!r}")
     if activation not in _ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
     act = _ACTIVATIONS[activation]
@@ -294,7 +301,7 @@ def four_layer_cnn(
                 ("conv3", nn.Conv2d(2 * width, 2 * width, 3, padding=1)),
                 ("act3", act()),
                 ("flatten", nn.Flatten()),
-                ("fc", nn.Linear(2 * width * 7 * 7, num_classes)),
+                ("fc", nn.Linear(2 * width * (input_size // 4) ** 2, num_classes)),
             ]
         )
     )
