@@ -61,16 +61,13 @@ def clean(nb, keep_checked: bool = True):
             cell.outputs = []
             cell.execution_count = None
         cell.metadata = meta
-    nb.nbformat, nb.nbformat_minor = 4, 5
     return nb
 
 
 def write(nb, path: Path) -> None:
     nb = nbformat.from_dict(nb)
-    for cell in nb.cells:
-        cell.pop("id", None)
-    nb.nbformat_minor = 4  # no cell ids: keeps diffs quiet
-    path.write_text(nbformat.writes(nb, version=4) + "")
+    nb.nbformat, nb.nbformat_minor = 4, 4  # clean() dropped the cell ids: keeps diffs quiet
+    path.write_text(nbformat.writes(nb, version=4))
 
 
 def strip(paths) -> None:
