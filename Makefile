@@ -49,7 +49,7 @@ unit:
 
 notebooks:
 	@echo "== every notebook through nbval at DLPARTS_SCALE=quick =="
-	DLPARTS_SCALE=quick TQDM_DISABLE=1 $(ONE_THREAD) $(BIN)/pytest chapters --nbval-lax --nbval-current-env \
+	DLPARTS_SCALE=quick DLPARTS_CLAIMS_STRICT=1 TQDM_DISABLE=1 $(ONE_THREAD) $(BIN)/pytest chapters --nbval-lax --nbval-current-env \
 	  -n $(NBWORKERS) --dist loadscope -q -p no:cacheprovider
 
 book-quick:

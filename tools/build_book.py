@@ -9,16 +9,51 @@ overwrites the reader's book. Each output folder has its own execution cache, cl
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import book_cache  # noqa: E402
+import claims_ledger  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def check_ledger(html: Path) -> int:
+    """The gate: 0 when every required claim in the built book holds, else 1 (naming each)."""
+    path = html / claims_ledger.LEDGER
+    if not path.is_file():
+        print(f"no claims ledger at {path}: the claims_ledger extension did not run")
+        return 1
+    claims = json.loads(path.read_text())
+    print(f"claims ledger: {claims_ledger.summary(claims)} ({path})")
+    problems = claims_ledger.gate(claims)
+    for problem in problems:
+        print(f"  FAILED: {problem}")
+    if problems:
+        print(
+            "a required claim that does not hold fails the build: fix the experiment or the claim"
+        )
+    return 1 if problems else 0
+
+
+def _config_for(build: Path, cache: Path) -> Path:
+    """The book's configuration for another output folder: its own execution cache, and the
+    local extensions found by absolute path."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config["execute"]["cache"] = str(cache)
+    exts = config["sphinx"]["local_extensions"]
+    config["sphinx"]["local_extensions"] = {k: str(ROOT / v) + "/" for k, v in exts.items()}
+    build.mkdir(parents=True, exist_ok=True)
+    path = build / "_config.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    return path
 
 
 def main(argv=None) -> int:
@@ -37,12 +72,7 @@ def main(argv=None) -> int:
 
     config = ROOT / "_config.yml"
     if args.out:
-        # Same configuration, but its own execution cache inside the output folder.
-        text = config.read_text().replace("cache: _build/.jupyter_cache", f"cache: {cache}")
-        text = text.replace("sphinx_offline: tools/", f"sphinx_offline: {ROOT / 'tools'}/")
-        build.mkdir(parents=True, exist_ok=True)
-        config = build / "_config.yml"
-        config.write_text(text)
+        config = _config_for(build, cache)
 
     env = dict(
         os.environ, DLPARTS_SCALE=args.scale, TQDM_DISABLE="1", PYDEVD_DISABLE_FILE_VALIDATION="1"
@@ -61,6 +91,8 @@ def main(argv=None) -> int:
     print(f"building the book at scale={args.scale} -> {build / 'html'}", flush=True)
     start = time.perf_counter()
     rc = subprocess.call(cmd, cwd=ROOT, env=env)
+    if rc == 0:
+        rc = check_ledger(build / "html")
     print(
         f"book build {'succeeded' if rc == 0 else 'FAILED'} in {time.perf_counter() - start:.0f} s"
     )

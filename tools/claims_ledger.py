@@ -1,0 +1,247 @@
+"""The book's ledger of claims: a Sphinx extension.
+
+Every ``dlparts.claims.check(...)`` call leaves a record in its cell's output (MIME type
+``application/vnd.dlparts.claim+json``). After each notebook is executed and read, this
+extension collects the records from the executed copy myst-nb writes, and at the end of the
+build it
+
+- writes ``claims.json`` at the root of the HTML output: one object per claim with the fields
+  ``key``, ``notebook`` (the page's docname), ``statement``, ``paper``, ``measured``, ``scale``,
+  ``seeds``, ``holds`` and ``required`` (plus ``source``);
+- renders the ``{claims-ledger}`` directive (on the "Claims and evidence" page) as a table with
+  a link to each claim's place in the book.
+
+The gate (a required claim that does not hold fails the build) is :func:`gate`, which
+``tools/build_book.py`` applies to the written ledger; this extension also logs each such
+claim as a warning, so a strict build (``-W``) names it too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+from dlparts.claims import MIME, format_value, verdict_word
+
+LEDGER = "claims.json"
+FIELDS = (
+    "key",
+    "notebook",
+    "statement",
+    "paper",
+    "measured",
+    "scale",
+    "seeds",
+    "holds",
+    "required",
+)
+logger = logging.getLogger(__name__)
+
+
+def records_in(notebook: dict, docname: str) -> list[dict]:
+    """The claim records in an executed notebook (a dict as read from JSON), in cell order."""
+    found = []
+    for cell in notebook.get("cells", []):
+        for out in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            data = out.get("data", {}).get(MIME)
+            if data is None:
+                continue
+            if isinstance(data, str):
+                data = json.loads(data)
+            found.append(
+                {"notebook": docname, **{k: v for k, v in data.items() if k != "notebook"}}
+            )
+    return found
+
+
+def gate(claims: list[dict]) -> list[str]:
+    """One line per problem that must fail the build: a required claim that does not hold,
+    or a key used twice."""
+    problems = []
+    for key, n in Counter(c["key"] for c in claims).items():
+        if n > 1:
+            where = sorted({c["notebook"] for c in claims if c["key"] == key})
+            problems.append(f"claim key {key!r} is recorded {n} times (in {', '.join(where)})")
+    for c in claims:
+        if c["required"] and not c["holds"]:
+            values = ", ".join(f"{k} = {v}" for k, v in c["measured"].items())
+            problems.append(
+                f"required claim {c['key']!r} ({c['notebook']}) does not hold at scale "
+                f"{c['scale']}: {c['statement']} (measured: {values})"
+            )
+    return problems
+
+
+def summary(claims: list[dict]) -> str:
+    """``"41 claims: 38 hold, 3 paper results not reproduced here; 0 required claims fail"``."""
+    held = sum(c["holds"] for c in claims)
+    open_ = sum(not c["holds"] and not c["required"] for c in claims)
+    failed = sum(not c["holds"] and c["required"] for c in claims)
+    return (
+        f"{len(claims)} claims: {held} hold, {open_} paper results not reproduced here; "
+        f"{failed} required claims fail"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Sphinx side
+
+
+class ledger_placeholder(nodes.General, nodes.Element):
+    """Replaced by the claims table once every page has been read."""
+
+
+class ClaimsLedger(SphinxDirective):
+    has_content = False
+
+    def run(self):
+        return [ledger_placeholder()]
+
+
+def _claims(env) -> dict:
+    if not hasattr(env, "dlparts_claims"):
+        env.dlparts_claims = {}
+    return env.dlparts_claims
+
+
+def _collect(app, doctree):
+    env = app.env
+    docname = env.docname
+    if not str(env.doc2path(docname)).endswith(".ipynb"):
+        return
+    executed = Path(env.mystnb_config.output_folder).joinpath(*f"{docname}.ipynb".split("/"))
+    if not executed.is_file():
+        logger.warning(f"no executed copy of {docname} at {executed}: its claims are not listed")
+        return
+    _claims(env)[docname] = records_in(json.loads(executed.read_text()), docname)
+
+
+def _purge(app, env, docname):
+    _claims(env).pop(docname, None)
+
+
+def _merge(app, env, docnames, other):
+    _claims(env).update({d: c for d, c in _claims(other).items() if d in docnames})
+
+
+def _ordered(app) -> list[dict]:
+    env = app.env
+    order = {d: i for i, d in enumerate(_toc_order(env))}
+    docs = sorted(_claims(env), key=lambda d: (order.get(d, len(order)), d))
+    return [c for d in docs for c in _claims(env)[d]]
+
+
+def _toc_order(env) -> list[str]:
+    seen, out = set(), []
+
+    def walk(doc):
+        if doc in seen:
+            return
+        seen.add(doc)
+        out.append(doc)
+        for child in env.toctree_includes.get(doc, []):
+            walk(child)
+
+    walk(env.config.root_doc)
+    return out
+
+
+def _always_outdated(app, env, added, changed, removed):
+    # the ledger page reads every notebook: rewrite it whenever anything was read again
+    return [d for d in env.found_docs if _has_ledger(env, d)]
+
+
+def _has_ledger(env, docname) -> bool:
+    return docname in getattr(env, "dlparts_ledger_pages", set())
+
+
+def _note_ledger_page(app, doctree):
+    if any(True for _ in doctree.findall(ledger_placeholder)):
+        if not hasattr(app.env, "dlparts_ledger_pages"):
+            app.env.dlparts_ledger_pages = set()
+        app.env.dlparts_ledger_pages.add(app.env.docname)
+
+
+def _resolve(app, doctree, fromdocname):
+    placeholders = list(doctree.findall(ledger_placeholder))
+    if not placeholders:
+        return
+    claims = _ordered(app)
+    for node in placeholders:
+        node.replace_self(_table(app, claims, fromdocname))
+
+
+def _verdict(c) -> tuple[str, str]:
+    word = verdict_word(c)
+    return word, {"holds": "holds", "does not hold": "fails", "not reproduced": "open"}[word]
+
+
+def _table(app, claims, fromdocname):
+    section = nodes.container(classes=["dlparts-ledger"])
+    section += nodes.paragraph(text=summary(claims) + ".")
+    if not claims:
+        return section
+    table = nodes.table(classes=["dlparts-ledger-table"])
+    heads = ["claim", "page", "measured", "paper", "scale · seeds", "verdict"]
+    group = nodes.tgroup(cols=len(heads))
+    table += group
+    for width in (34, 16, 22, 14, 7, 7):
+        group += nodes.colspec(colwidth=width)
+    thead = nodes.thead()
+    row = nodes.row()
+    for h in heads:
+        row += nodes.entry("", nodes.paragraph(text=h))
+    thead += row
+    group += thead
+    body = nodes.tbody()
+    for c in claims:
+        uri = app.builder.get_relative_uri(fromdocname, c["notebook"]) + f"#claim-{c['key']}"
+        title = app.env.titles.get(c["notebook"])
+        page = title.astext() if title is not None else c["notebook"]
+        row = nodes.row()
+        first = nodes.paragraph()
+        first += nodes.reference("", c["key"], refuri=uri, classes=["dlparts-ledger-key"])
+        first += nodes.Text(": " + c["statement"])
+        row += nodes.entry("", first)
+        row += nodes.entry("", nodes.paragraph(text=page))
+        measured = "; ".join(f"{k} = {format_value(v)}" for k, v in c["measured"].items())
+        row += nodes.entry("", nodes.paragraph(text=measured))
+        row += nodes.entry("", nodes.paragraph(text=c["paper"] or "—"))
+        seeds = f" · {c['seeds']}" if c["seeds"] else ""
+        row += nodes.entry("", nodes.paragraph(text=f"{c['scale']}{seeds}"))
+        word, kind = _verdict(c)
+        cell = nodes.paragraph()
+        cell += nodes.inline(text=word, classes=["dlparts-verdict", f"dlparts-verdict-{kind}"])
+        row += nodes.entry("", cell)
+        body += row
+    group += body
+    section += table
+    return section
+
+
+def _write(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    claims = [{k: c.get(k) for k in (*FIELDS, "source")} for c in _ordered(app)]
+    Path(app.outdir, LEDGER).write_text(json.dumps(claims, indent=1, ensure_ascii=False) + "\n")
+    for problem in gate(claims):
+        logger.warning(problem)
+    logger.info(f"claims ledger: {summary(claims)} -> {Path(app.outdir, LEDGER)}")
+
+
+def setup(app):
+    app.add_node(ledger_placeholder)
+    app.add_directive("claims-ledger", ClaimsLedger)
+    app.connect("doctree-read", _collect)
+    app.connect("doctree-read", _note_ledger_page)
+    app.connect("env-purge-doc", _purge)
+    app.connect("env-merge-info", _merge)
+    app.connect("env-get-outdated", _always_outdated)
+    app.connect("doctree-resolved", _resolve)
+    app.connect("build-finished", _write)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}
