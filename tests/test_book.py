@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -30,3 +32,29 @@ def test_every_page_renders_offline_without_errors():
     bad = {page: problems for page, problems in report.items() if problems}
     assert not bad, "\n".join(f"{page}:\n  " + "\n  ".join(pr) for page, pr in bad.items())
     assert len(list(SHOTS.glob("*.png"))) >= len(report)
+
+
+def test_the_ledger_lists_every_notebooks_claims_and_every_required_one_holds():
+    ledger = HTML / "claims.json"
+    if not ledger.is_file():
+        pytest.fail(f"no claims ledger at {ledger}: run `make book-quick` (make test does) first")
+    claims = json.loads(ledger.read_text())
+    fields = {"key", "notebook", "statement", "paper", "measured", "scale", "seeds", "holds",
+              "required"}  # fmt: skip
+    for c in claims:
+        assert fields <= set(c), f"ledger entry {c.get('key')} lacks {fields - set(c)}"
+        assert isinstance(c["measured"], dict) and c["measured"], c["key"]
+        assert c["scale"] == "quick" and isinstance(c["holds"], bool), c["key"]
+        assert not (c["required"] and not c["holds"]), f"required claim {c['key']} failed"
+    keys = [c["key"] for c in claims]
+    assert len(keys) == len(set(keys)), "a claim key is used twice"
+    notebooks = {str(p.relative_to(ROOT).with_suffix("")) for p in (ROOT / "chapters").rglob("*.ipynb")
+                 if "_build" not in p.parts}  # fmt: skip
+    assert notebooks <= {c["notebook"] for c in claims}, "notebooks with no claim in the ledger"
+    # each claim's link on the claims page lands on its verdict block in the page
+    page = (HTML / "claims.html").read_text()
+    for c in claims:
+        target = f"{c['notebook']}.html#claim-{c['key']}"
+        assert f'href="{target}"' in page, f"claims page lacks a link to {target}"
+        html = (HTML / f"{c['notebook']}.html").read_text()
+        assert re.search(rf"id=[\'\"]claim-{re.escape(c['key'])}[\'\"]", html), target

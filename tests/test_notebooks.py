@@ -96,3 +96,19 @@ def test_every_chapter_has_an_index():
     for chapter in sorted((ROOT / "chapters").iterdir()):
         if chapter.is_dir() and not chapter.name.startswith(("_", ".")):
             assert (chapter / "index.md").is_file(), f"{rel(chapter)} has no index.md"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=rel)
+def test_notebook_records_its_findings_as_claims(path):
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert re.search(r"\bclaims\.check\(", code), (
+        f"{rel(path)}: record the notebook's findings with dlparts.claims.check(...) beside the "
+        "evidence, so the prose can read their verdicts and the build can check them"
+    )
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for phrase in ("whatever that is", "depends on the run", "printed above"):
+        assert phrase not in prose.lower(), (
+            f"{rel(path)}: the prose says {phrase!r}; read the computed result (a claim's "
+            "glued verdict or value) instead"
+        )

@@ -10,6 +10,8 @@ Each module holds one idea, introduced in the chapter where the reader first nee
 - :mod:`dlparts.data`: the data sets shipped with the book and loaders for the full ones.
 - :mod:`dlparts.train`: one small training loop that every chapter reuses.
 - :mod:`dlparts.augment`, :mod:`dlparts.plot`: augmentation and figures.
+- :mod:`dlparts.claims`: findings checked beside their evidence, for the book's ledger.
+- :mod:`dlparts.experiments`: the experiments one chapter's notebooks share.
 """
 
 __version__ = "0.1.0"
