@@ -156,7 +156,9 @@ def test_gate_names_failed_required_claims_and_duplicate_keys():
     problems = claims_ledger.gate([ok, paper, bad, {**ok, "notebook": "q"}])
     assert any("'c'" in p and "err = 0.75" in p for p in problems)
     assert any("'a'" in p and "2 times" in p for p in problems)
-    assert claims_ledger.summary([ok, paper, bad]).startswith("3 claims: 1 hold, 1 paper")
+    assert claims_ledger.summary([ok, paper, bad]) == (
+        "3 claims: 1 hold, 1 not reproduced here (paper results, not required), 1 required failing"
+    )
 
 
 NOTEBOOK_CODE = textwrap.dedent(
@@ -185,6 +187,8 @@ def _book(tmp_path: Path, holds: bool) -> Path:
         "language": "python",
     }
     NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    # a cell ending with check(...) shows the verdict block, not the returned record
+    assert not [o for o in nb.cells[1].outputs if o.output_type == "execute_result"]
     nbformat.write(nb, src / "demo.ipynb")
     (src / "claims.md").write_text("# Claims and evidence\n\n```{claims-ledger}\n```\n")
     (src / "index.md").write_text("# Book\n\n```{toctree}\ndemo\nclaims\n```\n")

@@ -78,13 +78,14 @@ def gate(claims: list[dict]) -> list[str]:
 
 
 def summary(claims: list[dict]) -> str:
-    """``"41 claims: 38 hold, 3 paper results not reproduced here; 0 required claims fail"``."""
+    """``"41 claims: 38 hold, 3 not reproduced here (paper results, not required), 0 required
+    failing"``."""
     held = sum(c["holds"] for c in claims)
     open_ = sum(not c["holds"] and not c["required"] for c in claims)
     failed = sum(not c["holds"] and c["required"] for c in claims)
     return (
-        f"{len(claims)} claims: {held} hold, {open_} paper results not reproduced here; "
-        f"{failed} required claims fail"
+        f"{len(claims)} claims: {held} hold, {open_} not reproduced here (paper results, not "
+        f"required), {failed} required failing"
     )
 
 

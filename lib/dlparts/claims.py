@@ -53,6 +53,14 @@ _NAME = re.compile(r"^[^:`\n]+$")
 _recorded: dict[str, dict] = {}
 
 
+class Record(dict):
+    """A claim's record, as the ledger stores it. A notebook shows the verdict block that
+    :func:`check` displays, not the record, when a cell ends with the call."""
+
+    def _ipython_display_(self):
+        pass
+
+
 class ClaimFailed(AssertionError):
     """A required claim did not hold (raised only when ``DLPARTS_CLAIMS_STRICT=1``)."""
 
@@ -190,7 +198,7 @@ def check(
     source: str | None = None,
     seeds: int | None = None,
     required: bool = True,
-) -> dict:
+) -> Record:
     """Record a claim beside its evidence, show its verdict, and glue it for the prose.
 
     Args:
@@ -304,17 +312,17 @@ def _record(key, statement, holds, measured, paper, source, seeds, required) -> 
         raise ValueError(f"claim {key!r}: seeds must be a positive int or None, got {seeds!r}")
     if not isinstance(required, (bool, np.bool_)):
         raise ValueError(f"claim {key!r}: required must be True or False, got {required!r}")
-    return {
-        "key": key,
-        "statement": " ".join(statement.split()),
-        "paper": paper,
-        "source": source,
-        "measured": values,
-        "scale": runtime.scale(),
-        "seeds": None if seeds is None else int(seeds),
-        "holds": bool(holds),
-        "required": bool(required),
-    }
+    return Record(
+        key=key,
+        statement=" ".join(statement.split()),
+        paper=paper,
+        source=source,
+        measured=values,
+        scale=runtime.scale(),
+        seeds=None if seeds is None else int(seeds),
+        holds=bool(holds),
+        required=bool(required),
+    )
 
 
 def _number(key, name, value):
@@ -390,7 +398,7 @@ def _html(record) -> str:
     if record["seeds"]:
         meta.append(f"{record['seeds']} seeds")
     if not record["required"]:
-        meta.append("a paper result, recorded whether or not it reproduces")
+        meta.append("not required: a paper result, recorded as measured")
     extra = ""
     if record["paper"]:
         extra += f"<p class='dlparts-claim-paper'><b>Paper:</b> {esc(record['paper'])}</p>"
@@ -416,7 +424,7 @@ def _show(record) -> None:
     if get_ipython is None or get_ipython() is None:
         print(_text(record))
         return
-    bundle = {"text/plain": _text(record), "text/html": _html(record), MIME: record}
+    bundle = {"text/plain": _text(record), "text/html": _html(record), MIME: dict(record)}
     display(bundle, raw=True)
 
 
