@@ -43,6 +43,19 @@ def check_ledger(html: Path) -> int:
     return 1 if problems else 0
 
 
+def report_times(html: Path) -> None:
+    """Print each notebook's execution time (from the build's execution.json)."""
+    path = html / claims_ledger.EXECUTION
+    if not path.is_file():
+        return
+    times = json.loads(path.read_text())
+    total = sum(t["seconds"] or 0 for t in times.values())
+    print(f"notebook execution times ({total:.0f} s in all):")
+    for doc, t in sorted(times.items(), key=lambda kv: -(kv[1]["seconds"] or 0)):
+        secs = "cached" if t["seconds"] is None else f"{t['seconds']:6.1f} s"
+        print(f"  {secs:>8}  {doc}{'' if t['succeeded'] else '  (FAILED)'}")
+
+
 def _config_for(build: Path, cache: Path) -> Path:
     """The book's configuration for another output folder: its own execution cache, and the
     local extensions found by absolute path."""
@@ -92,6 +105,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     rc = subprocess.call(cmd, cwd=ROOT, env=env)
     if rc == 0:
+        report_times(build / "html")
         rc = check_ledger(build / "html")
     print(
         f"book build {'succeeded' if rc == 0 else 'FAILED'} in {time.perf_counter() - start:.0f} s"

@@ -8,6 +8,7 @@ build it
 - writes ``claims.json`` at the root of the HTML output: one object per claim with the fields
   ``key``, ``notebook`` (the page's docname), ``statement``, ``paper``, ``measured``, ``scale``,
   ``seeds``, ``holds`` and ``required`` (plus ``source``);
+- writes ``execution.json`` beside it: each notebook's execution time in seconds;
 - renders the ``{claims-ledger}`` directive (on the "Claims and evidence" page) as a table with
   a link to each claim's place in the book.
 
@@ -29,6 +30,7 @@ from sphinx.util.docutils import SphinxDirective
 from dlparts.claims import MIME, format_value, verdict_word
 
 LEDGER = "claims.json"
+EXECUTION = "execution.json"
 FIELDS = (
     "key",
     "notebook",
@@ -230,9 +232,25 @@ def _write(app, exception):
         return
     claims = [{k: c.get(k) for k in (*FIELDS, "source")} for c in _ordered(app)]
     Path(app.outdir, LEDGER).write_text(json.dumps(claims, indent=1, ensure_ascii=False) + "\n")
+    Path(app.outdir, EXECUTION).write_text(json.dumps(_execution(app), indent=1) + "\n")
     for problem in gate(claims):
         logger.warning(problem)
     logger.info(f"claims ledger: {summary(claims)} -> {Path(app.outdir, LEDGER)}")
+
+
+def _execution(app) -> dict:
+    """Each executed page's run time (seconds; from the cache when it was not re-run)."""
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    times = {}
+    for docname in _toc_order(app.env):
+        try:
+            data = NbMetadataCollector.get_exec_data(app.env, docname)
+        except KeyError:
+            continue
+        if data:
+            times[docname] = {"seconds": data.get("runtime"), "succeeded": data.get("succeeded")}
+    return times
 
 
 def setup(app):
