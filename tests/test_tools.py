@@ -41,3 +41,20 @@ def test_stale_cache_is_cleared(tmp_path):
     (root / "lib" / "dlparts" / "a.py").write_text("x = 3\n")
     assert book_cache.refresh(cache, "default", root)  # the library changed: cleared
     assert not cache.exists()
+
+
+def test_a_test_build_gets_its_own_cache_and_finds_the_extensions(tmp_path):
+    import yaml
+
+    import build_book
+
+    path = build_book._config_for(tmp_path / "_build", tmp_path / "_build" / ".jupyter_cache")
+    config = yaml.safe_load(path.read_text())
+    assert config["execute"]["cache"] == str(tmp_path / "_build" / ".jupyter_cache")
+    exts = config["sphinx"]["local_extensions"]
+    assert set(exts) >= {"sphinx_offline", "claims_ledger"}
+    for name, folder in exts.items():
+        assert (Path(folder) / f"{name}.py").is_file(), (name, folder)
+    # everything else is the book's own configuration
+    book = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["title"] == book["title"] and config["parse"] == book["parse"]
