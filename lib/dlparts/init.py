@@ -145,9 +145,10 @@ def activation_scales(
     """Push ``n`` standard-normal inputs through ``depth`` fully connected layers of ``width``
     units (no biases, no normalization) and return each layer's activation standard deviation.
 
-    ``scheme``: ``"he"``, ``"xavier"`` or ``"small"`` (``N(0, 0.01²)``, the pre-2010 habit);
-    ``nonlinearity``: ``"relu"`` or ``"tanh"``; ``gain`` multiplies every weight (1 = the scheme
-    as defined; 1.1 shows what a 10% error in the scale compounds to). Returns ``depth`` floats.
+    ``scheme``: ``"he"``, ``"xavier"`` or ``"small"`` (``N(0, 0.01²)``, AlexNet's 2012
+    initialization); ``nonlinearity``: ``"relu"`` or ``"tanh"``; ``gain`` multiplies every
+    weight (1 = the scheme as defined; 1.1 shows what a 10% error in the scale compounds to).
+    Returns ``depth`` floats.
     """
     if not isinstance(depth, int) or depth < 1 or not isinstance(width, int) or width < 1:
         raise ValueError(f"depth and width must be positive ints, got {depth!r} and {width!r}.")
