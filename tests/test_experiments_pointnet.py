@@ -1,0 +1,97 @@
+"""Tests for dlparts.experiments.pointnet: the chapter-6 training recipe and segmentation scores."""
+
+import pytest
+import torch
+
+from dlparts.experiments import pointnet as X
+from dlparts.models import PointNetCls
+
+
+def _toy(n=24, n_points=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    x = torch.randn(n, n_points, 3, generator=g) * 0.1
+    x[y == 1, :, 2] += 0.8  # class 1 sits higher: separable
+    return x, y
+
+
+def _tiny():
+    return PointNetCls(2, mlp1=(8, 8), mlp2=(8, 16), fc=(8,), tnet_mlp=(8, 16), tnet_fc=(8,))
+
+
+def test_train_pointnet_is_repeatable_and_learns():
+    x, y = _toy()
+    torch.manual_seed(0)
+    a = X.train_pointnet(
+        _tiny(), (x, y), epochs=8, val=(x, y), lr=1e-2, batch_size=8, progress=False
+    )
+    torch.manual_seed(0)
+    b = X.train_pointnet(
+        _tiny(), (x, y), epochs=8, val=(x, y), lr=1e-2, batch_size=8, progress=False
+    )
+    assert a.loss == b.loss
+    assert len(a.val_acc) == 8
+    assert a.val_acc[-1] > 0.9
+
+
+def test_train_pointnet_adds_the_regularizer_only_when_asked():
+    x, y = _toy()
+    seen = []
+
+    class Spy(PointNetCls):
+        def orthogonality_loss(self):
+            seen.append(1)
+            return super().orthogonality_loss()
+
+    m = Spy(2, mlp1=(8, 8), mlp2=(8, 16), fc=(8,), tnet_mlp=(8, 16), tnet_fc=(8,))
+    X.train_pointnet(m, (x, y), epochs=1, batch_size=8, reg=0, progress=False)
+    assert not seen
+    X.train_pointnet(m, (x, y), epochs=1, batch_size=8, progress=False)
+    assert len(seen) == 3
+    with pytest.raises(ValueError):
+        X.train_pointnet(m, (x, y), epochs=0)
+
+
+def test_final_accuracies_one_per_seed():
+    x, y = _toy()
+    accs = X.final_accuracies(_tiny, (x, y), (x, y), [0, 1], epochs=2, batch_size=8, progress=False)
+    assert len(accs) == 2 and all(0 <= a <= 1 for a in accs)
+    # the same as the last per-epoch evaluation of the same run
+    torch.manual_seed(0)
+    X.runtime.seed_everything(1)
+    hist = X.train_pointnet(
+        _tiny(), (x, y), epochs=2, val=(x, y), batch_size=8, seed=1, progress=False
+    )
+    assert accs[1] == hist.val_acc[-1]
+
+
+def test_segmentation_scores():
+    ranges = X.class_part_ranges(["a", "b"], {"a": ["p", "q"], "b": ["r"]}, {"a": 0, "b": 2})
+    assert ranges == [range(0, 2), range(2, 3)]
+    parts = torch.tensor([[0, 0, 1, 1], [2, 2, 2, 2]])
+    y = torch.tensor([0, 1])
+    assert X.instance_miou(parts, parts, y, ranges) == 1.0
+    pred = torch.tensor([[0, 0, 0, 1], [2, 2, 2, 2]])
+    # shape 0: part 0 IoU 2/3, part 1 IoU 1/2; shape 1: 1
+    assert X.instance_miou(pred, parts, y, ranges) == pytest.approx(((2 / 3 + 1 / 2) / 2 + 1) / 2)
+    base = X.majority_part_baseline(
+        torch.tensor([[0, 1, 1, 1], [2, 2, 2, 2]]), y, torch.tensor([1, 0, 0]), 4, ranges
+    )
+    assert base.tolist() == [[2] * 4, [1] * 4, [1] * 4]
+
+
+def test_predict_parts_respects_the_class():
+    class Fixed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, x):  # part 2 always scores highest
+            logits = torch.zeros(len(x), 3, x.shape[1])
+            logits[:, 2] = 5.0
+            logits[:, 1] = 1.0
+            return logits
+
+    ranges = [range(0, 2), range(2, 3)]
+    pred = X.predict_parts(Fixed(), torch.zeros(2, 4, 3), torch.tensor([0, 1]), ranges, 3)
+    assert pred.tolist() == [[1] * 4, [2] * 4]
