@@ -45,7 +45,7 @@ lint:
 
 unit:
 	@echo "== library tests =="
-	$(BIN)/pytest tests -m "not book" -n $(NBWORKERS) -q -p no:cacheprovider
+	$(ONE_THREAD) $(BIN)/pytest tests -m "not book" -n $(NBWORKERS) -q -p no:cacheprovider
 
 notebooks:
 	@echo "== every notebook through nbval at DLPARTS_SCALE=quick =="
