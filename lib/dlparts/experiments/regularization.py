@@ -108,71 +108,39 @@ def train_mlp(
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"need epochs >= 1 and batch_size >= 1, got {epochs=}, {batch_size=}")
     with runtime.limit_threads(1):
-        return _train_mlp(
-            data,
-            hidden,
-            epochs,
-            lr,
-            momentum,
-            batch_size,
-            weight_decay,
-            l1,
-            p_input,
-            p_hidden,
-            augment,
-            seed,
-            curve_every,
+        torch.manual_seed(seed)
+        x, y = data["x_train"], data["y_train"]
+        net = mlp(hidden, p_input=p_input, p_hidden=p_hidden).to(x.device)
+        opt = torch.optim.SGD(param_groups(net, weight_decay), lr=lr, momentum=momentum)
+        weights = [p for p in net.parameters() if p.ndim >= 2]
+        g = torch.Generator().manual_seed(seed)
+        n = len(x)
+        tc, vc = [], []
+        for epoch in range(epochs):
+            net.train()
+            order = torch.randperm(n, generator=g).to(x.device)
+            for i in range(0, n, batch_size):
+                idx = order[i : i + batch_size]
+                xb = x[idx]
+                if augment is not None:
+                    xb = augment(xb)
+                loss = F.cross_entropy(net(xb), y[idx])
+                if l1:
+                    loss = loss + l1 * sum(w.abs().sum() for w in weights)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            if curve_every and ((epoch + 1) % curve_every == 0 or epoch + 1 == epochs):
+                tc.append(accuracy(net, x, y))
+                vc.append(accuracy(net, data["x_val"], data["y_val"]))
+        return RunResult(
+            train_acc=accuracy(net, x, y),
+            val_acc=accuracy(net, data["x_val"], data["y_val"]),
+            test_acc=accuracy(net, data["x_test"], data["y_test"]),
+            model=net,
+            train_curve=tc,
+            val_curve=vc,
         )
-
-
-def _train_mlp(
-    data,
-    hidden,
-    epochs,
-    lr,
-    momentum,
-    batch_size,
-    weight_decay,
-    l1,
-    p_input,
-    p_hidden,
-    augment,
-    seed,
-    curve_every,
-):
-    torch.manual_seed(seed)
-    x, y = data["x_train"], data["y_train"]
-    net = mlp(hidden, p_input=p_input, p_hidden=p_hidden).to(x.device)
-    opt = torch.optim.SGD(param_groups(net, weight_decay), lr=lr, momentum=momentum)
-    weights = [p for p in net.parameters() if p.ndim >= 2]
-    g = torch.Generator().manual_seed(seed)
-    n = len(x)
-    tc, vc = [], []
-    for epoch in range(epochs):
-        net.train()
-        order = torch.randperm(n, generator=g).to(x.device)
-        for i in range(0, n, batch_size):
-            idx = order[i : i + batch_size]
-            xb = x[idx]
-            if augment is not None:
-                xb = augment(xb)
-            loss = F.cross_entropy(net(xb), y[idx])
-            if l1:
-                loss = loss + l1 * sum(w.abs().sum() for w in weights)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        if curve_every and ((epoch + 1) % curve_every == 0 or epoch + 1 == epochs):
-            tc.append(accuracy(net, x, y))
-            vc.append(accuracy(net, data["x_val"], data["y_val"]))
-    return RunResult(
-        train_acc=accuracy(net, x, y),
-        val_acc=accuracy(net, data["x_val"], data["y_val"]),
-        test_acc=accuracy(net, data["x_test"], data["y_test"]),
-        model=net,
-        train_curve=tc,
-        val_curve=vc,
-    )
 
 
 def run_configs(
