@@ -185,15 +185,32 @@ def _verdict(c) -> tuple[str, str]:
 
 
 def _table(app, claims, fromdocname):
+    """The summary, then one table per page (verdict, claim, measured, paper), in book order."""
     section = nodes.container(classes=["dlparts-ledger"])
-    section += nodes.paragraph(text=summary(claims) + ".")
-    if not claims:
-        return section
-    table = nodes.table(classes=["dlparts-ledger-table"])
-    heads = ["claim", "page", "measured", "paper", "scale · seeds", "verdict"]
+    scales = sorted({c["scale"] for c in claims})
+    built = f" This copy was built at scale {', '.join(scales)}." if scales else ""
+    section += nodes.paragraph(text=summary(claims) + "." + built)
+    pages = {}
+    for c in claims:
+        pages.setdefault(c["notebook"], []).append(c)
+    for docname, page_claims in pages.items():
+        title = app.env.titles.get(docname)
+        heading = nodes.rubric()
+        heading += nodes.reference(
+            "", title.astext() if title is not None else docname,
+            refuri=app.builder.get_relative_uri(fromdocname, docname),
+        )  # fmt: skip
+        section += heading
+        section += _page_table(app, page_claims, fromdocname)
+    return section
+
+
+def _page_table(app, claims, fromdocname):
+    table = nodes.table(classes=["dlparts-ledger-table", "colwidths-given"])
+    heads = ["verdict", "claim", "measured", "paper"]
     group = nodes.tgroup(cols=len(heads))
     table += group
-    for width in (34, 16, 22, 14, 7, 7):
+    for width in (17, 43, 24, 16):
         group += nodes.colspec(colwidth=width)
     thead = nodes.thead()
     row = nodes.row()
@@ -204,27 +221,23 @@ def _table(app, claims, fromdocname):
     body = nodes.tbody()
     for c in claims:
         uri = app.builder.get_relative_uri(fromdocname, c["notebook"]) + f"#claim-{c['key']}"
-        title = app.env.titles.get(c["notebook"])
-        page = title.astext() if title is not None else c["notebook"]
         row = nodes.row()
+        word, kind = _verdict(c)
+        cell = nodes.paragraph()
+        cell += nodes.inline(text=word, classes=["dlparts-verdict", f"dlparts-verdict-{kind}"])
+        if c["seeds"]:
+            cell += nodes.inline(text=f" {c['seeds']} seeds", classes=["dlparts-ledger-seeds"])
+        row += nodes.entry("", cell)
         first = nodes.paragraph()
         first += nodes.reference("", c["key"], refuri=uri, classes=["dlparts-ledger-key"])
         first += nodes.Text(": " + c["statement"])
         row += nodes.entry("", first)
-        row += nodes.entry("", nodes.paragraph(text=page))
         measured = "; ".join(f"{k} = {format_value(v)}" for k, v in c["measured"].items())
         row += nodes.entry("", nodes.paragraph(text=measured))
         row += nodes.entry("", nodes.paragraph(text=c["paper"] or "—"))
-        seeds = f" · {c['seeds']}" if c["seeds"] else ""
-        row += nodes.entry("", nodes.paragraph(text=f"{c['scale']}{seeds}"))
-        word, kind = _verdict(c)
-        cell = nodes.paragraph()
-        cell += nodes.inline(text=word, classes=["dlparts-verdict", f"dlparts-verdict-{kind}"])
-        row += nodes.entry("", cell)
         body += row
     group += body
-    section += table
-    return section
+    return table
 
 
 def _write(app, exception):
