@@ -274,3 +274,19 @@ def test_layer_table_counts_parameters_outside_the_layers():
     assert rows[0]["name"] == "fc" and rows[0]["params"] == 15
     assert rows[-1]["params"] == 7 + 6
     assert table_totals(rows)["params"] == sum(p.numel() for p in model.parameters())
+
+
+def test_count_params_counts_weights_and_biases_once():
+    import pytest
+    from torch import nn
+
+    from dlparts.arith import count_params
+
+    layer = nn.Conv2d(3, 10, 5)
+    assert count_params(layer) == 10 * (3 * 5 * 5 + 1)
+    shared = nn.Sequential(layer, nn.ReLU(), layer)
+    assert count_params(shared) == 760
+    layer.bias.requires_grad_(False)
+    assert count_params(layer, trainable_only=True) == 750
+    with pytest.raises(ValueError, match="torch.nn.Module"):
+        count_params([1, 2])

@@ -16,8 +16,10 @@ and the division must come out whole for the kernel to tile the input exactly.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
+
+from ._validate import integer as _check_int
+from ._validate import pair as _pair
 
 __all__ = [
     "conv_output_size",
@@ -27,17 +29,8 @@ __all__ = [
     "layer_table",
     "receptive_field",
     "table_totals",
+    "count_params",
 ]
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r} ({type(value).__name__}).")
-    value = int(value)
-    if value < minimum:
-        bound = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{name} must be {bound}, got {value}.")
-    return value
 
 
 def _output_size(what, n, kernel, stride, padding, dilation, exact) -> int:
@@ -134,15 +127,6 @@ def same_padding(kernel, dilation=1) -> int:
             "use an odd kernel (3, 5, 7) or pad one side more than the other."
         )
     return (extent - 1) // 2
-
-
-def _pair(name: str, value) -> tuple[int, int]:
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or an (h, w) pair, got {value!r}.")
-        return _check_int(f"{name}[0]", value[0], 1), _check_int(f"{name}[1]", value[1], 1)
-    v = _check_int(name, value, 1)
-    return v, v
 
 
 def conv_params(in_channels, out_channels, kernel, bias=True, groups=1) -> int:
@@ -294,6 +278,19 @@ def layer_table(model, input_shape) -> list[dict]:
             }
         )
     return rows
+
+
+def count_params(model, trainable_only: bool = False) -> int:
+    """Number of parameters of a PyTorch module (each shared tensor counted once).
+
+    ``trainable_only`` counts only tensors with ``requires_grad`` (what an optimizer updates).
+    """
+    if not hasattr(model, "parameters"):
+        raise ValueError(
+            f"count_params takes a torch.nn.Module, got {type(model).__name__}; "
+            "for a list of tensors use sum(t.numel() for t in tensors)."
+        )
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
 def table_totals(rows, bytes_per_value: int = 4) -> dict:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._validate import integer as _integer
+
 __all__ = [
     "GOOGLENET_INCEPTIONS",
     "VGG",
@@ -237,8 +239,7 @@ def _conv(cin: int, cout: int, k: int, batch_norm: bool) -> nn.Sequential:
 
 def _positive(**kw) -> None:
     for k, v in kw.items():
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{k} must be a positive int, got {v!r}.")
+        _integer(k, v, 1)
 
 
 class InceptionBlock(nn.Module):

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .._validate import pair as _pair
 from ..arith import conv_output_size
 from ..runtime import limit_threads  # noqa: F401  (re-exported: timing cells use it)
 
@@ -45,20 +46,6 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- checks
-
-
-def _pair(name, v, minimum):
-    if isinstance(v, (tuple, list)):
-        if len(v) != 2:
-            raise ValueError(f"{name} must be an int or an (h, w) pair, got {v!r}.")
-        a, b = v
-    else:
-        a = b = v
-    for x in (a, b):
-        if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < minimum:
-            kind = "positive" if minimum == 1 else "non-negative"
-            raise ValueError(f"{name} must be a {kind} int or (h, w) pair, got {v!r}.")
-    return int(a), int(b)
 
 
 def _float_dtype(*arrays):
