@@ -107,7 +107,7 @@ def test_init_widgets_build():
     import matplotlib
 
     matplotlib.use("Agg")
-    from dlparts.widgets.resnet import init_explorer, init_gain_figure
+    from dlparts.widgets.init import init_explorer, init_gain_figure
 
     fig = init_gain_figure(gains=(0.9, 1.0), depth=5, width=16, n=20)
     assert len(fig.axes[0].lines) == 2

@@ -56,12 +56,11 @@ def test_describe_names_scale_and_device(monkeypatch):
     assert "scale=quick" in line and "device=" in line
 
 
-def test_set_threads_and_limit_threads_restore():
+def test_limit_threads_restores_and_checks():
     before = torch.get_num_threads()
     with runtime.limit_threads(1) as text:
         assert torch.get_num_threads() == 1 and "PyTorch 1" in text
     assert torch.get_num_threads() == before
-    assert "PyTorch 1" in runtime.set_threads(1)
-    runtime.set_threads(before)
-    with pytest.raises(ValueError):
-        runtime.set_threads(0)
+    with pytest.raises(ValueError, match="positive integer"):
+        with runtime.limit_threads(0):
+            pass

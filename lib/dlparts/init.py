@@ -115,16 +115,18 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
 _SCHEMES = ("he", "xavier", "he_fan_out")
 
 
-def init_model(model, scheme="he", generator=None):
+def init_model(model, scheme="he", generator=None, linear=True):
     """Initialize every convolution and linear weight of ``model`` (biases to 0; BatchNorm to
     weight 1, bias 0). ``scheme``: ``"he"`` (fan_in), ``"he_fan_out"`` or ``"xavier"``.
-    Returns the model."""
+    ``linear=False`` leaves ``nn.Linear`` layers at PyTorch's default (torchvision's ResNets do
+    this). Returns the model."""
     from torch import nn
 
     if scheme not in _SCHEMES:
         raise ValueError(f"scheme must be one of {_SCHEMES}, got {scheme!r}.")
+    layers = (nn.Conv1d, nn.Conv2d, nn.Conv3d) + ((nn.Linear,) if linear else ())
     for m in model.modules():
-        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
+        if isinstance(m, layers):
             if scheme == "xavier":
                 xavier_normal_(m.weight, generator=generator)
             else:

@@ -15,6 +15,8 @@ import random
 
 import numpy as np
 
+from ._validate import integer as _integer
+
 SCALES = ("quick", "default", "full")
 ENV_VAR = "DLPARTS_SCALE"
 
@@ -87,23 +89,6 @@ def describe() -> str:
     )
 
 
-def set_threads(n: int) -> str:
-    """Use ``n`` CPU threads from now on, in PyTorch and in NumPy's bundled OpenBLAS.
-
-    Returns what was set. The test harness runs two notebooks at once on two cores with one
-    thread each (``OMP_NUM_THREADS=1``); a reader's kernel keeps the library defaults.
-    """
-    import torch
-
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-    torch.set_num_threads(n)
-    setter, _ = _openblas_setter()
-    if setter:
-        setter(n)
-    return f"PyTorch {n} thread(s), NumPy BLAS {n if setter else 'unchanged'}"
-
-
 def _openblas_setter():
     """NumPy's bundled OpenBLAS thread setter and getter, or (None, None) when not found."""
     base = os.path.dirname(os.path.dirname(np.__file__))
@@ -140,8 +125,7 @@ def limit_threads(n: int = 1):
     """
     import torch
 
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    n = _integer("n", n, 1)
     old_torch = torch.get_num_threads()
     setter, getter = _openblas_setter()
     old_blas = getter() if getter else None

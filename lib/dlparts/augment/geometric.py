@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["RandomShiftRotate", "affine_batch", "random_rotate", "random_shift", "shift_batch"]
+__all__ = ["RandomShiftRotate", "affine_batch", "random_rotate", "shift_batch"]
 
 
 def _check_batch(x):
@@ -68,18 +68,6 @@ def shift_batch(x, dx, dy):
 
 def _uniform(n, low, high, generator):
     return low + (high - low) * torch.rand(n, generator=generator)
-
-
-def random_shift(x, max_shift=2, generator=None):
-    """Shift each image by a random whole number of pixels in ``[-max_shift, max_shift]``
-    on each axis."""
-    _check_batch(x)
-    if max_shift < 0:
-        raise ValueError(f"max_shift must be >= 0, got {max_shift}")
-    n = len(x)
-    dx = torch.randint(-max_shift, max_shift + 1, (n,), generator=generator)
-    dy = torch.randint(-max_shift, max_shift + 1, (n,), generator=generator)
-    return shift_batch(x, dx.to(x.device), dy.to(x.device))
 
 
 def random_rotate(x, max_degrees=10.0, generator=None):

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..init import he_normal_
+from ..init import init_model
 
 __all__ = [
     "BasicBlock",
@@ -148,13 +148,7 @@ class Bottleneck(nn.Module):
 
 
 def _init(model):
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            he_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-    return model
+    return init_model(model, "he_fan_out", linear=False)
 
 
 class ResNet(nn.Module):
