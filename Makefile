@@ -1,6 +1,9 @@
 # Parts of Deep Learning
 #   make book   build the book, every notebook executed at default scale, into _build/html
-#   make test   everything CI runs: lint, library tests, notebooks (quick), book build, browser check
+#   make test   everything CI runs: lint, library tests, the book at quick (every notebook executed
+#               once, its checked outputs compared and its claims gated), browser check
+#   make notebooks [SCALE=default] [NB=chapters/05_resnet/02_degradation.ipynb]
+#               validate notebooks with nbval, as a teacher would
 # Both set themselves up first: a .venv with the pinned versions (constraints.txt) and the
 # vendored front-end assets (MathJax, widget manager) that let the book work offline.
 
@@ -15,14 +18,17 @@ LINTED := lib tests tools chapters benchmarks conftest.py
 # Notebooks run two at a time on two cores: one thread each, so they do not fight for cores.
 ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: book test setup assets lint unit notebooks book-quick browser clean
+.PHONY: book test setup assets lint unit notebooks book-test browser clean
 
 book: setup
 	DLPARTS_SCALE=$${DLPARTS_SCALE:-default} $(BIN)/python tools/build_book.py
 	@echo "The book is in _build/html: open _build/html/index.html in a browser."
 
-test: setup lint unit notebooks book-quick browser
-	@echo "make test: everything passed."
+test: setup
+	@t0=$$(date +%s); for stage in lint unit book-test browser; do \
+	  s=$$(date +%s); $(MAKE) --no-print-directory $$stage; \
+	  echo "-- $$stage took $$(( $$(date +%s) - s )) s"; \
+	done; echo "make test: everything passed in $$(( $$(date +%s) - t0 )) s."
 
 setup: $(STAMP) assets
 
@@ -47,14 +53,17 @@ unit:
 	@echo "== library tests =="
 	$(ONE_THREAD) $(BIN)/pytest tests -m "not book" -n $(NBWORKERS) -q -p no:cacheprovider
 
-notebooks:
-	@echo "== every notebook through nbval at DLPARTS_SCALE=quick =="
-	DLPARTS_SCALE=quick DLPARTS_CLAIMS_STRICT=1 TQDM_DISABLE=1 $(ONE_THREAD) $(BIN)/pytest chapters --nbval-lax --nbval-current-env \
+SCALE ?= quick
+NB ?= chapters
+notebooks: setup
+	@echo "== $(NB) through nbval at DLPARTS_SCALE=$(SCALE) =="
+	DLPARTS_SCALE=$(SCALE) DLPARTS_CLAIMS_STRICT=1 TQDM_DISABLE=1 $(ONE_THREAD) $(BIN)/pytest $(NB) \
+	  --nbval-lax --nbval-current-env --nbval-sanitize-with tools/nbval_sanitize.cfg \
 	  -n $(NBWORKERS) --dist loadscope -q -p no:cacheprovider
 
-book-quick:
-	@echo "== the book at quick scale, Sphinx warnings as errors =="
-	$(BIN)/python tools/build_book.py --scale quick --out _build/test --strict
+book-test:
+	@echo "== the book at $(SCALE) scale into _build/test, Sphinx warnings as errors =="
+	$(BIN)/python tools/build_book.py --scale $(SCALE) --out _build/test --strict
 
 browser:
 	@echo "== every page in headless Chromium, network closed =="

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.book
 
 def test_every_page_renders_offline_without_errors():
     if not (HTML / "intro.html").is_file():
-        pytest.fail(f"no built book at {HTML}: run `make book-quick` (make test does) first")
+        pytest.fail(f"no built book at {HTML}: run `make book-test` (make test does) first")
     report = check_book.check_book(HTML, SHOTS)
     expected = {str(p.relative_to(ROOT).with_suffix(".html")) for p in (ROOT / "chapters").rglob("*")
                 if p.suffix in (".md", ".ipynb") and "_build" not in p.parts}  # fmt: skip
@@ -37,7 +37,7 @@ def test_every_page_renders_offline_without_errors():
 def test_the_ledger_lists_every_notebooks_claims_and_every_required_one_holds():
     ledger = HTML / "claims.json"
     if not ledger.is_file():
-        pytest.fail(f"no claims ledger at {ledger}: run `make book-quick` (make test does) first")
+        pytest.fail(f"no claims ledger at {ledger}: run `make book-test` (make test does) first")
     claims = json.loads(ledger.read_text())
     fields = {"key", "notebook", "statement", "paper", "measured", "scale", "seeds", "holds",
               "required"}  # fmt: skip

@@ -108,3 +108,16 @@ def test_mc_dropout_probs_samples_masks_and_restores_mode():
     np.testing.assert_allclose(probs.sum(-1).numpy(), 1, atol=1e-6)
     assert not torch.allclose(probs[0], probs[1])  # different masks
     assert not net.training and not any(m.training for m in net.modules())
+
+
+def test_mc_dropout_probs_repeats_by_seed_and_leaves_the_global_generator_alone():
+    torch.manual_seed(0)
+    net = mlp(hidden=(32,), p_hidden=0.5, in_features=8, num_classes=3)
+    x = torch.randn(6, 8)
+    state = torch.get_rng_state()
+    a = mc_dropout_probs(net, x, n_samples=3, seed=1)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(a, mc_dropout_probs(net, x, n_samples=3, seed=1))
+    assert not torch.equal(a, mc_dropout_probs(net, x, n_samples=3, seed=2))
+    with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+        mc_dropout_probs(net, x, n_samples=0)

@@ -21,6 +21,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import book_cache  # noqa: E402
 import claims_ledger  # noqa: E402
+import execute_notebooks  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -75,6 +76,12 @@ def main(argv=None) -> int:
     ap.add_argument("--scale", default=os.environ.get("DLPARTS_SCALE") or "default")
     ap.add_argument("--out", default=None, help="output folder (default: the book root)")
     ap.add_argument("--strict", action="store_true", help="Sphinx warnings are errors")
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=int(os.environ.get("NBWORKERS", "2")),
+        help="notebooks executed at a time, one thread each (default: $NBWORKERS or 2)",
+    )
     args = ap.parse_args(argv)
     if args.scale not in ("quick", "default", "full"):
         ap.error(f"--scale must be quick, default or full, not {args.scale!r}")
@@ -107,14 +114,26 @@ def main(argv=None) -> int:
         cmd += ["--path-output", str(out)]
     if args.strict:
         cmd += ["-W", "-n", "--keep-going"]
-    print(f"building the book at scale={args.scale} -> {build / 'html'}", flush=True)
     start = time.perf_counter()
+    # Execute first, in parallel, into the cache Sphinx reads: the build then executes nothing,
+    # and a failing notebook stops here with its traceback, before any page is rendered.
+    exec_args = ["--scale", args.scale, "--cache", str(cache), "--jobs", str(args.jobs)]
+    if args.strict:
+        exec_args.append("--strict")
+    rc = execute_notebooks.main(exec_args)
+    executed = time.perf_counter() - start
+    if rc:
+        print(f"book build FAILED: a notebook failed to execute ({executed:.0f} s)")
+        return rc
+    print(f"building the book at scale={args.scale} -> {build / 'html'}", flush=True)
     rc = subprocess.call(cmd, cwd=ROOT, env=env)
     if rc == 0:
         report_times(build / "html")
         rc = check_ledger(build / "html")
+    total = time.perf_counter() - start
     print(
-        f"book build {'succeeded' if rc == 0 else 'FAILED'} in {time.perf_counter() - start:.0f} s"
+        f"book build {'succeeded' if rc == 0 else 'FAILED'} in {total:.0f} s "
+        f"(executing notebooks {executed:.0f} s, rendering {total - executed:.0f} s)"
     )
     if rc == 0:
         print(f"open {build / 'html' / 'index.html'}")

@@ -9,10 +9,16 @@
 
 from __future__ import annotations
 
-from sphinx.builders.html._assets import _JavaScript
-
 ENTRY_POINTS = {"mathjax/tex-chtml.js", "widgets/require.min.js", "widgets/embed-amd.js"}
 VENDORED = ("mathjax/", "widgets/")
+# RequireJS reads a global `require` as its configuration: resolve the widget manager's modules
+# (and so its icon fonts) under _static/widgets/ of this page's book root, which Sphinx writes
+# on the <html> element as data-content_root. Added once, before every other script.
+WIDGET_BASE = (
+    "var require = {baseUrl: new URL((document.documentElement.dataset.content_root || '') + "
+    "'_static/widgets/', document.baseURI).href};"
+    "window.__jupyter_widgets_assets_path__ = require.baseUrl;"
+)
 
 
 def _script_name(js) -> str:
@@ -37,21 +43,11 @@ def _fix_scripts(app, pagename, templatename, context, doctree):
         if key in seen:
             continue
         seen.add(key)
-        if rel == "widgets/embed-amd.js":
-            assets = context["pathto"]("_static/widgets/", 1)
-            kept.append(
-                _JavaScript(
-                    "",
-                    # RequireJS reads a global `require` as its configuration: resolve the
-                    # widget manager's modules (and so its icon fonts) under _static/widgets/.
-                    body=f"var require = {{baseUrl: new URL({assets!r}, document.baseURI).href}};"
-                    "window.__jupyter_widgets_assets_path__ = require.baseUrl;",
-                )
-            )
         kept.append(js)
     files[:] = kept
 
 
 def setup(app):
+    app.add_js_file(None, body=WIDGET_BASE, priority=100)
     app.connect("html-page-context", _fix_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

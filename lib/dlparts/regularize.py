@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._validate import integer as _integer
 from .scratch.losses import softmax_loss, svm_loss
 
 __all__ = [
@@ -208,37 +209,46 @@ class AlexNetSGD(torch.optim.Optimizer):
 
 
 @torch.no_grad()
-def mc_dropout_probs(model: nn.Module, x, n_samples=50, batch_size=1000, generator_seed=0):
+def mc_dropout_probs(model: nn.Module, x, n_samples=50, batch_size=1000, seed=0):
     """Softmax outputs of ``n_samples`` thinned networks (dropout masks) on ``x``.
 
     Dropout layers are put in training mode (each forward pass samples new masks); every other
-    layer stays in eval mode. The model's modes are restored afterwards. PyTorch's global
-    generator is seeded with ``generator_seed`` first, so the masks (and the result) repeat.
+    layer stays in eval mode. The masks are drawn from PyTorch's generator seeded with ``seed``
+    (so the result repeats) inside :func:`torch.random.fork_rng`: the global generator, and the
+    model's modes, are left as they were found.
 
     Returns:
         tensor ``(n_samples, N, C)`` of probabilities; ``.mean(0)`` is the Monte Carlo ensemble.
     """
-    if n_samples < 1:
-        raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+    n_samples = _integer("n_samples", n_samples, 1)
+    batch_size = _integer("batch_size", batch_size, 1)
+    seed = _integer("seed", seed, 0)
     dev = next(model.parameters()).device
     modes = {m: m.training for m in model.modules()}
     model.eval()
     for m in model.modules():
         if isinstance(m, nn.modules.dropout._DropoutNd):
             m.train()
-    torch.manual_seed(generator_seed)
-    out = []
-    try:
-        for _ in range(n_samples):
-            parts = [
-                torch.softmax(model(x[i : i + batch_size].to(dev)), dim=1).cpu()
-                for i in range(0, len(x), batch_size)
-            ]
-            out.append(torch.cat(parts))
-    finally:
-        for m, t in modes.items():
-            m.train(t)
+    devices = [dev] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        try:
+            out = _sample_softmax(model, x, n_samples, batch_size, dev)
+        finally:
+            for m, t in modes.items():
+                m.train(t)
     return torch.stack(out)
+
+
+def _sample_softmax(model, x, n_samples, batch_size, dev):
+    out = []
+    for _ in range(n_samples):
+        parts = [
+            torch.softmax(model(x[i : i + batch_size].to(dev)), dim=1).cpu()
+            for i in range(0, len(x), batch_size)
+        ]
+        out.append(torch.cat(parts))
+    return out
 
 
 def generalization_gap(hist):
