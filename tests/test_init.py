@@ -99,7 +99,7 @@ def test_gain_compounds_with_depth():
     up = init.activation_scales(depth=20, width=128, n=300, gain=1.1)
     # every ReLU layer multiplies the scale by the gain: 1.1 ** 19 ≈ 6.1 between layer 1 and 20
     assert 4 < (up[-1] / up[0]) / (base[-1] / base[0]) < 9
-    with pytest.raises(ValueError, match="positive ints"):
+    with pytest.raises(ValueError, match="positive integer"):
         init.activation_scales(depth=0)
 
 

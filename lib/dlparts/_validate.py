@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["integer", "real", "pair", "probability", "finite_array"]
+__all__ = ["integer", "real", "pair", "probability", "finite_array", "image_batch"]
 
 
 def _scalar(value):
@@ -89,6 +89,22 @@ def pair(name: str, value, minimum: int = 1) -> tuple[int, int]:
         return integer(f"{name}[0]", value[0], minimum), integer(f"{name}[1]", value[1], minimum)
     v = integer(name, value, minimum)
     return v, v
+
+
+def image_batch(name: str, x, hint: str = "") -> None:
+    """Refuse anything but a floating-point ``(N, C, H, W)`` tensor (``hint``: what to do)."""
+    import torch
+
+    if not isinstance(x, torch.Tensor) or x.ndim != 4:
+        shape = tuple(x.shape) if hasattr(x, "shape") else ()
+        raise ValueError(
+            f"{name} must be a tensor batch (N, C, H, W), got {type(x).__name__} with shape "
+            f"{shape}{'; ' + hint if hint else ''}."
+        )
+    if not x.is_floating_point():
+        raise ValueError(
+            f"{name} must be a floating-point batch, got {x.dtype}; divide uint8 images by 255."
+        )
 
 
 def finite_array(name: str, x, what: str = "") -> None:

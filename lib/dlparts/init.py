@@ -21,6 +21,8 @@ import math
 
 import torch
 
+from ._validate import integer
+
 __all__ = [
     "activation_scales",
     "calculate_gain",
@@ -152,8 +154,7 @@ def activation_scales(
     weight (1 = the scheme as defined; 1.1 shows what a 10% error in the scale compounds to).
     Returns ``depth`` floats.
     """
-    if not isinstance(depth, int) or depth < 1 or not isinstance(width, int) or width < 1:
-        raise ValueError(f"depth and width must be positive ints, got {depth!r} and {width!r}.")
+    depth, width = integer("depth", depth, 1), integer("width", width, 1)
     acts = {"relu": torch.relu, "tanh": torch.tanh}
     if nonlinearity not in acts:
         raise ValueError(f"nonlinearity must be 'relu' or 'tanh', got {nonlinearity!r}.")

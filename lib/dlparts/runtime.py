@@ -64,8 +64,7 @@ def seed_everything(seed: int = 0) -> None:
     Two runs on one machine then print the same numbers. (Some CUDA kernels stay
     nondeterministic; the CPU path is exactly repeatable.)
     """
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = _integer("seed", seed, 0)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     try:

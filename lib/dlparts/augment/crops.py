@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import image_batch, integer
+
 __all__ = [
     "center_crop",
     "center_crop_batch",
@@ -37,8 +39,7 @@ def _check_image(image, size=None):
             "batch of tensors (N, C, H, W) use the *_batch functions"
         )
     if size is not None:
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-            raise ValueError(f"size must be a positive int, got {size!r}")
+        size = integer("size", size, 1)
         if size > a.shape[0] or size > a.shape[1]:
             raise ValueError(
                 f"crop size {size} is larger than the image ({a.shape[0]}×{a.shape[1]}); rescale "
@@ -55,8 +56,7 @@ def rescale_shorter(image, size=256):
     import torch.nn.functional as F
 
     a = _check_image(image)
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size must be a positive int, got {size!r}")
+    size = integer("size", size, 1)
     h, w = a.shape[:2]
     if h <= w:
         new = (size, max(1, round(w * size / h)))
@@ -105,15 +105,8 @@ def ten_crop(image, size):
 
 
 def _check_batch(x, size):
-    import torch
-
-    if not isinstance(x, torch.Tensor) or x.ndim != 4:
-        raise ValueError(
-            f"x must be a tensor batch (N, C, H, W), got {type(x).__name__} with shape "
-            f"{tuple(getattr(x, 'shape', ()))}; for one (H, W, C) image use the NumPy functions"
-        )
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"size must be a positive int, got {size!r}")
+    image_batch("x", x, "for one (H, W, C) image use the NumPy functions")
+    size = integer("size", size, 1)
     if size > x.shape[-2] or size > x.shape[-1]:
         raise ValueError(f"crop size {size} is larger than the images {tuple(x.shape[-2:])}")
 

@@ -12,19 +12,13 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .._validate import image_batch
+
 __all__ = ["RandomShiftRotate", "affine_batch", "random_rotate", "shift_batch"]
 
 
 def _check_batch(x):
-    if not isinstance(x, torch.Tensor) or x.ndim != 4:
-        shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
-        raise ValueError(
-            f"expected a (N, C, H, W) tensor, got {shape}; add a channel axis for digits"
-        )
-    if not x.is_floating_point():
-        raise ValueError(
-            f"expected a floating-point batch, got {x.dtype}; divide uint8 images by 255"
-        )
+    image_batch("x", x, "add a channel axis for digits (x[:, None])")
 
 
 def affine_batch(x, dx, dy, degrees, mode="bilinear"):

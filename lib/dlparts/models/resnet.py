@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validate import integer
 from ..init import init_model
 
 __all__ = [
@@ -231,10 +232,8 @@ class CifarResNet(nn.Module):
             )
         if shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be one of {SHORTCUTS}, got {shortcut!r}.")
-        if not isinstance(width, int) or width < 1:
-            raise ValueError(f"width must be a positive int (16 in the paper), got {width!r}.")
-        if not isinstance(in_channels, int) or in_channels < 1:
-            raise ValueError(f"in_channels must be a positive int, got {in_channels!r}.")
+        width = integer("width (16 in the paper)", width, 1)
+        in_channels = integer("in_channels", in_channels, 1)
         n = (depth - 2) // 6
         self.depth, self.shortcut_option, self.in_channels = depth, shortcut, in_channels
         self.stem = nn.Sequential(

@@ -20,6 +20,8 @@ import numbers
 
 import numpy as np
 
+from .._validate import probability, real
+
 __all__ = [
     "dropout_backward",
     "dropout_forward",
@@ -29,12 +31,13 @@ __all__ = [
 
 
 def _check_p(p) -> float:
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not (0.0 <= float(p) < 1.0):
+    try:
+        return probability("p", p)
+    except ValueError:
         raise ValueError(
             f"p is the probability of dropping a unit and must lie in [0, 1), got {p!r}. "
             "(If you have the dropout paper's keep probability, pass 1 - p_keep.)"
-        )
-    return float(p)
+        ) from None
 
 
 def _rng(rng) -> np.random.Generator:
@@ -118,10 +121,5 @@ def drop_prob_from_keep_prob(p_keep):
     ``drop_prob_from_keep_prob(0.8) == 0.2`` (the paper's input layers);
     ``drop_prob_from_keep_prob(0.5) == 0.5`` (its hidden layers).
     """
-    if (
-        isinstance(p_keep, bool)
-        or not isinstance(p_keep, numbers.Real)
-        or not (0.0 < p_keep <= 1.0)
-    ):
-        raise ValueError(f"a keep probability must lie in (0, 1], got {p_keep!r}")
-    return 1.0 - float(p_keep)
+    p_keep = real("a keep probability p_keep", p_keep, positive=True, maximum=1.0)
+    return 1.0 - p_keep

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import integer
+
 __all__ = ["lrn_backward", "lrn_forward"]
 
 
@@ -37,8 +39,7 @@ def _check(x, size, alpha, beta, k):
         )
     if not np.issubdtype(x.dtype, np.floating):
         raise ValueError(f"x must be a float array (float32 or float64), got dtype {x.dtype}")
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size (the paper's n) must be a positive int, got {size!r}")
+    integer("size (the paper's n)", size, 1)
     if not (alpha >= 0 and beta >= 0 and k > 0):
         raise ValueError(
             f"need alpha >= 0, beta >= 0 and k > 0 (the paper: alpha=1e-4, beta=0.75, k=2), got "
