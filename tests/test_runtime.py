@@ -64,3 +64,12 @@ def test_limit_threads_restores_and_checks():
     with pytest.raises(ValueError, match="positive integer"):
         with runtime.limit_threads(0):
             pass
+
+
+def test_progress_honours_tqdm_disable(monkeypatch):
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    assert runtime.progress_disabled()
+    assert list(runtime.progress(range(3))) == [0, 1, 2]
+    assert runtime.progress(range(3)).disable
+    monkeypatch.setenv("TQDM_DISABLE", "0")
+    assert not runtime.progress_disabled()

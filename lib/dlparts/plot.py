@@ -66,35 +66,4 @@ def image_grid(images, titles=None, ncols=8, cmap="gray", size=1.4, suptitle=Non
     return fig
 
 
-def format_table(rows, columns=None, floatfmt="{:,.2f}") -> str:
-    """A plain-text table (for cells whose output nbval compares): ``rows`` is a list of dicts.
-
-    Integers get thousands separators; floats use ``floatfmt``.
-    """
-    if not rows:
-        return ""
-    columns = columns or list(rows[0])
-
-    def fmt(v):
-        if isinstance(v, bool) or v is None:
-            return str(v)
-        if isinstance(v, (int, np.integer)):
-            return f"{int(v):,}"
-        if isinstance(v, (float, np.floating)):
-            return floatfmt.format(float(v))
-        if isinstance(v, tuple):
-            return "×".join(str(i) for i in v)
-        return str(v)
-
-    cells = [[fmt(r.get(c, "")) for c in columns] for r in rows]
-    widths = [max(len(str(c)), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    line = "  ".join(str(c).ljust(w) for c, w in zip(columns, widths))
-    out = [line, "  ".join("-" * w for w in widths)]
-    for row in cells:
-        out.append(
-            "  ".join(
-                v.rjust(w) if (v[:1].isdigit() or v[:1] == "-") else v.ljust(w)
-                for v, w in zip(row, widths)
-            )
-        )
-    return "\n".join(out)
+from .tables import format_table  # noqa: E402, F401  (transitional: notebooks move to dlparts.tables)

@@ -138,3 +138,21 @@ def limit_threads(n: int = 1):
         torch.set_num_threads(old_torch)
         if setter and old_blas:
             setter(old_blas)
+
+
+def progress_disabled() -> bool:
+    """True when ``TQDM_DISABLE`` is set (the book build and the notebook tests set it)."""
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def progress(iterable=None, **kwargs):
+    """A progress bar: a widget in Jupyter, text elsewhere, off when ``TQDM_DISABLE`` is set.
+
+    Use it like ``tqdm``: ``for x in progress(items, desc="sampling"): ...``. (``tqdm.auto``'s
+    notebook bar ignores ``TQDM_DISABLE``; this one does not, so the rendered book shows no
+    half-drawn bars.)
+    """
+    from tqdm.auto import tqdm
+
+    kwargs.setdefault("disable", progress_disabled())
+    return tqdm(iterable, **kwargs)

@@ -13,7 +13,6 @@ Example::
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from .runtime import device as default_device
+from .runtime import progress, progress_disabled
 
 
 @dataclass
@@ -213,21 +213,3 @@ def _progress(total: int, desc: str, enabled: bool):
     if not enabled or progress_disabled():
         return None
     return progress(total=total, desc=desc, leave=False)
-
-
-def progress_disabled() -> bool:
-    """True when ``TQDM_DISABLE`` is set (the book build and the notebook tests set it)."""
-    return os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def progress(iterable=None, **kwargs):
-    """A progress bar: a widget in Jupyter, text elsewhere, off when ``TQDM_DISABLE`` is set.
-
-    Use it like ``tqdm``: ``for x in progress(items, desc="sampling"): ...``. (``tqdm.auto``'s
-    notebook bar ignores ``TQDM_DISABLE``; this one does not, so the rendered book shows no
-    half-drawn bars.)
-    """
-    from tqdm.auto import tqdm
-
-    kwargs.setdefault("disable", progress_disabled())
-    return tqdm(iterable, **kwargs)

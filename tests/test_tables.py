@@ -1,0 +1,40 @@
+"""Result tables: the text nbval compares and the HTML the book shows say the same thing."""
+
+import numpy as np
+import pytest
+
+from dlparts.tables import Table, format_table, show_table
+
+ROWS = [
+    {"layer": "conv1", "shape": (96, 55, 55), "params": 34944, "share": 0.5},
+    {"layer": "fc8", "shape": (1000,), "params": 4097000, "share": np.float32(-0.25)},
+]
+
+
+def test_text_table_aligns_numbers_right_and_text_left():
+    lines = format_table(ROWS).splitlines()
+    assert lines[0].split() == ["layer", "shape", "params", "share"]
+    assert set(lines[1]) <= {"-", " "}
+    assert "96×55×55" in lines[2] and "4,097,000" in lines[3]
+    assert lines[2].endswith(" 0.50") and lines[3].endswith("-0.25")
+    assert lines[2].startswith("conv1 ")
+    assert len({len(line) for line in lines}) == 1
+
+
+def test_columns_and_float_format():
+    text = format_table(ROWS, ["layer", "share"], floatfmt="{:.3f}")
+    assert "params" not in text and "0.500" in text
+    assert format_table([]) == ""
+
+
+def test_displayed_table_is_the_same_text_and_an_html_table():
+    t = show_table(ROWS, caption="AlexNet <layers>")
+    assert isinstance(t, Table) and repr(t) == str(t) == format_table(ROWS)
+    page = t._repr_html_()
+    assert page.count("<tr>") == 3 and "<caption>AlexNet &lt;layers&gt;</caption>" in page
+    assert '<td class="num">4,097,000</td>' in page and '<td class="text">conv1</td>' in page
+
+
+def test_bad_rows_are_refused():
+    with pytest.raises(ValueError, match="list of dicts"):
+        show_table("conv1")
