@@ -58,3 +58,84 @@ def test_a_test_build_gets_its_own_cache_and_finds_the_extensions(tmp_path):
     # everything else is the book's own configuration
     book = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert config["title"] == book["title"] and config["parse"] == book["parse"]
+
+
+def test_version_and_repository_are_written_once():
+    import yaml
+
+    import dlparts
+    import nbtool
+
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert str(cff["version"]) == dlparts.__version__
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    assert cff["repository-code"] == url
+    assert f"git clone -q --depth 1 {url} " in nbtool.colab_cell()
+
+
+def test_every_notebook_opens_with_the_colab_cell_for_the_configured_repository():
+    import nbformat
+
+    import nbtool
+
+    cell = nbtool.colab_cell()
+    for path in sorted((ROOT / "chapters").rglob("*.ipynb")):
+        first = nbformat.read(path, as_version=4).cells[0]
+        assert first.source == cell, f"{path}: run tools/nbtool.py to regenerate its first cell"
+        assert "remove-cell" in first.metadata.get("tags", [])
+
+
+def _nb(cells):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src, outputs=out) for src, out in cells]
+    return nb
+
+
+def _stream(text):
+    import nbformat
+
+    return nbformat.v4.new_output("stream", name="stdout", text=text)
+
+
+def test_checked_outputs_are_compared_as_nbval_compares_them():
+    import execute_notebooks as ex
+
+    checked = "# NBVAL_CHECK_OUTPUT\nprint(table)"
+    stored = _nb([(checked, [_stream("a  1\nb  2\n")]), ("print(t)", [_stream("12.3 s\n")])])
+    # the same text in other chunks, trailing spaces, and an unchecked cell that changed: equal
+    same = _nb(
+        [(checked, [_stream("a  1  \n"), _stream("b  2\n")]), ("print(t)", [_stream("9 s")])]
+    )
+    assert ex.compare_checked(stored, same, subs=[]) == []
+    changed = _nb([(checked, [_stream("a  1\nb  3\n")]), ("print(t)", [])])
+    problems = ex.compare_checked(stored, changed, subs=[])
+    assert len(problems) == 1 and "b  3" in problems[0] and "checked code cell 1" in problems[0]
+
+
+def test_sanitize_file_masks_volatile_output():
+    import execute_notebooks as ex
+
+    subs = ex.sanitizers()
+    assert subs, "tools/nbval_sanitize.cfg has no patterns"
+    stored = _nb([("# NBVAL_CHECK_OUTPUT\nf()", [_stream("took 1.20 s at 0x7f3a2b1c9d40\n")])])
+    fresh = _nb([("# NBVAL_CHECK_OUTPUT\nf()", [_stream("took 3.5 s at 0x7f00aa11bb22\n")])])
+    assert ex.compare_checked(stored, fresh, subs) == []
+
+
+def test_the_build_runs_every_notebook_in_the_toc():
+    import execute_notebooks as ex
+
+    listed = {p.relative_to(ROOT).as_posix() for p in ex.toc_notebooks()}
+    on_disk = {p.relative_to(ROOT).as_posix() for p in (ROOT / "chapters").rglob("*.ipynb")}
+    assert listed == on_disk
+
+
+def test_build_facts_name_the_scale_and_versions(monkeypatch):
+    import claims_ledger
+
+    monkeypatch.setenv("DLPARTS_SCALE", "quick")
+    facts = dict(claims_ledger.build_facts())
+    assert facts["scale"] == "quick"
+    assert {"PyTorch", "NumPy", "Python", "device", "built"} <= set(facts)

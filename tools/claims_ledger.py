@@ -10,7 +10,10 @@ build it
   ``seeds``, ``holds`` and ``required`` (plus ``source``);
 - writes ``execution.json`` beside it: each notebook's execution time in seconds;
 - renders the ``{claims-ledger}`` directive (on the "Claims and evidence" page) as a table with
-  a link to each claim's place in the book.
+  a link to each claim's place in the book;
+- renders the ``{build-info}`` directive (on "How this book was built") as the facts of this
+  copy: scale, versions, device, build date, and per notebook its execution time, status and
+  claims.
 
 The gate (a required claim that does not hold fails the build) is :func:`gate`, which
 ``tools/build_book.py`` applies to the written ledger; this extension also logs each such
@@ -20,6 +23,7 @@ claim as a warning, so a strict build (``-W``) names it too.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -99,11 +103,22 @@ class ledger_placeholder(nodes.General, nodes.Element):
     """Replaced by the claims table once every page has been read."""
 
 
+class build_info_placeholder(nodes.General, nodes.Element):
+    """Replaced by the build facts once every page has been read."""
+
+
 class ClaimsLedger(SphinxDirective):
     has_content = False
 
     def run(self):
         return [ledger_placeholder()]
+
+
+class BuildInfo(SphinxDirective):
+    has_content = False
+
+    def run(self):
+        return [build_info_placeholder()]
 
 
 def _claims(env) -> dict:
@@ -164,19 +179,119 @@ def _has_ledger(env, docname) -> bool:
 
 
 def _note_ledger_page(app, doctree):
-    if any(True for _ in doctree.findall(ledger_placeholder)):
+    found = [*doctree.findall(ledger_placeholder), *doctree.findall(build_info_placeholder)]
+    if found:
         if not hasattr(app.env, "dlparts_ledger_pages"):
             app.env.dlparts_ledger_pages = set()
         app.env.dlparts_ledger_pages.add(app.env.docname)
 
 
 def _resolve(app, doctree, fromdocname):
-    placeholders = list(doctree.findall(ledger_placeholder))
-    if not placeholders:
+    ledgers = list(doctree.findall(ledger_placeholder))
+    infos = list(doctree.findall(build_info_placeholder))
+    if not ledgers and not infos:
         return
     claims = _ordered(app)
-    for node in placeholders:
+    for node in ledgers:
         node.replace_self(_table(app, claims, fromdocname))
+    for node in infos:
+        node.replace_self(_build_info(app, claims, fromdocname))
+
+
+def build_facts() -> list[tuple[str, str]]:
+    """What this build ran on: (label, value) pairs."""
+    import platform
+    import sys
+    from datetime import datetime, timezone
+
+    import numpy
+    import sphinx
+    import torch
+
+    import dlparts
+
+    try:
+        import myst_nb
+
+        mystnb = myst_nb.__version__
+    except Exception:  # noqa: BLE001
+        mystnb = "unknown"
+    if torch.cuda.is_available():
+        device = f"CUDA ({torch.cuda.get_device_name(0)})"
+    else:
+        device = f"CPU ({platform.processor() or platform.machine()})"
+    threads = os.environ.get("OMP_NUM_THREADS", "library default")
+    return [
+        ("built", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+        ("scale", os.environ.get("DLPARTS_SCALE", "default")),
+        ("device", device),
+        ("threads per notebook", threads),
+        ("dlparts", getattr(dlparts, "__version__", "unknown")),
+        ("Python", sys.version.split()[0]),
+        ("PyTorch", torch.__version__),
+        ("NumPy", numpy.__version__),
+        ("Sphinx / myst-nb", f"{sphinx.__version__} / {mystnb}"),
+        ("platform", platform.platform()),
+    ]
+
+
+def _simple_table(heads, rows, widths, classes):
+    table = nodes.table(classes=[*classes, "colwidths-given"])
+    group = nodes.tgroup(cols=len(heads))
+    table += group
+    for width in widths:
+        group += nodes.colspec(colwidth=width)
+    thead, body = nodes.thead(), nodes.tbody()
+    row = nodes.row()
+    for h in heads:
+        row += nodes.entry("", nodes.paragraph(text=h))
+    thead += row
+    group += thead
+    for cells in rows:
+        row = nodes.row()
+        for cell in cells:
+            row += nodes.entry(
+                "", cell if isinstance(cell, nodes.Node) else nodes.paragraph(text=cell)
+            )
+        body += row
+    group += body
+    return table
+
+
+def _build_info(app, claims, fromdocname):
+    """The facts of this build, then one row per notebook: time, status, claims."""
+    section = nodes.container(classes=["dlparts-build-info"])
+    facts = [(label, value) for label, value in build_facts()]
+    section += _simple_table(["", ""], facts, (25, 75), ["dlparts-build-facts"])
+    by_page = Counter()
+    for c in claims:
+        by_page[(c["notebook"], verdict_word(c))] += 1
+    times = _execution(app)
+    rows, total = [], 0.0
+    for docname, t in times.items():
+        title = app.env.titles.get(docname)
+        link = nodes.paragraph()
+        link += nodes.reference(
+            "", title.astext() if title is not None else docname,
+            refuri=app.builder.get_relative_uri(fromdocname, docname),
+        )  # fmt: skip
+        secs = t["seconds"]
+        total += secs or 0.0
+        status = "ran" if t["succeeded"] else "FAILED"
+        verdicts = [
+            f"{by_page[(docname, w)]} {w}"
+            for w in ("holds", "not reproduced", "does not hold")
+            if by_page[(docname, w)]
+        ]
+        rows.append([link, "—" if secs is None else f"{secs:.1f} s", status, ", ".join(verdicts)])
+    section += nodes.paragraph(
+        text=f"{len(rows)} notebooks executed in {total:.0f} s of notebook time "
+        f"(each on its own kernel; the build runs two at a time). Claims: {summary(claims)}."
+    )
+    section += _simple_table(
+        ["notebook", "time", "status", "claims"], rows, (46, 12, 10, 32), ["dlparts-build-table"]
+    )
+    return section
 
 
 def _verdict(c) -> tuple[str, str]:
@@ -269,6 +384,8 @@ def _execution(app) -> dict:
 def setup(app):
     app.add_node(ledger_placeholder)
     app.add_directive("claims-ledger", ClaimsLedger)
+    app.add_node(build_info_placeholder)
+    app.add_directive("build-info", BuildInfo)
     app.connect("doctree-read", _collect)
     app.connect("doctree-read", _note_ledger_page)
     app.connect("env-purge-doc", _purge)

@@ -20,12 +20,26 @@ import nbformat
 CHECK = "# NBVAL_CHECK_OUTPUT"
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 
-COLAB_CELL = """\
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def repository_url(root: Path = ROOT) -> str:
+    """The repository's URL, written once: ``repository.url`` in ``_config.yml`` (the launch
+    buttons read it there too)."""
+    import yaml
+
+    return yaml.safe_load((root / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+
+
+def colab_cell(url: str | None = None) -> str:
+    """The first cell of every notebook: install the course on Colab, a no-op elsewhere."""
+    url = url or repository_url()
+    return f"""\
 # Runs only on Google Colab: fetch the course and install its library (a no-op elsewhere).
 import sys
 
 if "google.colab" in sys.modules:
-    !git clone -q --depth 1 https://github.com/parts-of-deep-learning/parts-of-deep-learning /content/pdl
+    !git clone -q --depth 1 {url} /content/pdl
     !pip install -q -e /content/pdl
     sys.path.insert(0, "/content/pdl/lib")"""
 
@@ -94,7 +108,7 @@ def refresh(paths) -> None:
 def new(path, title) -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell(COLAB_CELL, metadata={"tags": ["remove-cell"]}),
+        nbformat.v4.new_code_cell(colab_cell(), metadata={"tags": ["remove-cell"]}),
         nbformat.v4.new_markdown_cell(f"# {title}\n"),
         nbformat.v4.new_code_cell(
             "import numpy as np\nimport torch\n\nfrom dlparts import runtime\n"

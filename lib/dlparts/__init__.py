@@ -9,9 +9,12 @@ Each module holds one idea, introduced in the chapter where the reader first nee
 - :mod:`dlparts.points`: sampling, grouping and interpolation on point sets.
 - :mod:`dlparts.data`: the data sets shipped with the book and loaders for the full ones.
 - :mod:`dlparts.train`: one small training loop that every chapter reuses.
-- :mod:`dlparts.augment`, :mod:`dlparts.plot`: augmentation and figures.
+- :mod:`dlparts.augment`, :mod:`dlparts.plot`, :mod:`dlparts.tables`: augmentation, figures
+  and result tables.
 - :mod:`dlparts.claims`: findings checked beside their evidence, for the book's ledger.
 - :mod:`dlparts.experiments`: the experiments one chapter's notebooks share.
 """
 
+# The one place the version is written (pyproject.toml and CITATION.cff read it from here;
+# a test checks CITATION.cff agrees).
 __version__ = "0.1.0"
