@@ -2,6 +2,7 @@
 #   make book   build the book, every notebook executed at default scale, into _build/html
 #   make test   everything CI runs: lint, library tests, the book at quick (every notebook executed
 #               once, its checked outputs compared and its claims gated), browser check
+#   make serve  serve the built book on http://localhost:8000 (search needs http://, not file://)
 #   make notebooks [SCALE=default] [NB=chapters/05_resnet/02_degradation.ipynb]
 #               validate notebooks with nbval, as a teacher would
 # Both set themselves up first: a .venv with the pinned versions (constraints.txt) and the
@@ -18,7 +19,7 @@ LINTED := lib tests tools chapters benchmarks conftest.py
 # Notebooks run two at a time on two cores: one thread each, so they do not fight for cores.
 ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: book test setup assets lint unit notebooks book-test browser clean
+.PHONY: book test setup assets lint unit notebooks book-test browser serve clean
 
 book: setup
 	DLPARTS_SCALE=$${DLPARTS_SCALE:-default} $(BIN)/python tools/build_book.py
@@ -68,6 +69,11 @@ book-test:
 browser:
 	@echo "== every page in headless Chromium, network closed =="
 	$(BIN)/pytest tests -m book -q -p no:cacheprovider
+
+PORT ?= 8000
+serve:
+	@echo "serving _build/html at http://localhost:$(PORT)/ (search works here; Ctrl-C stops)"
+	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis
