@@ -290,3 +290,160 @@ def test_count_params_counts_weights_and_biases_once():
     assert count_params(layer, trainable_only=True) == 750
     with pytest.raises(ValueError, match="torch.nn.Module"):
         count_params([1, 2])
+
+
+# ----------------------------------------------------------------------------- transposed convolution
+
+
+def test_conv_transpose_output_size_guide_cases():
+    from dlparts.arith import conv_transpose_output_size as tsize
+
+    # Dumoulin and Visin's transposed cases: the transpose recovers the convolution's input size
+    assert tsize(2, 3) == 4  # no padding, unit strides: o' = i' + (k - 1)
+    assert tsize(6, 4, padding=2) == 5  # zero padding, unit strides: o' = i' + (k - 1) - 2p
+    assert tsize(5, 3, padding=1) == 5  # half padding: o' = i'
+    assert tsize(7, 3, padding=2) == 5  # full padding: o' = i' - (k - 1)
+    assert tsize(2, 3, stride=2) == 5  # no padding, strides: o' = s(i' - 1) + k
+    assert tsize(3, 3, stride=2, padding=1) == 5  # padding and strides: s(i' - 1) + k - 2p
+    assert tsize(3, 3, stride=2, padding=1, output_padding=1) == 6  # the odd case: + a
+    assert tsize(3, 3, dilation=2) == 7
+
+
+@SETTINGS
+@given(
+    n=st.integers(1, 12),
+    k=st.integers(1, 5),
+    s=st.integers(1, 4),
+    p=st.integers(0, 4),
+    op=st.integers(0, 3),
+    d=st.integers(1, 3),
+    m=st.integers(1, 12),
+)
+def test_conv_transpose_output_size_matches_pytorch(n, k, s, p, op, d, m):
+    from dlparts.arith import conv_transpose_output_size as tsize
+
+    legal_op = op < s or op < d
+    size = (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+    if not legal_op or size < 1:
+        with pytest.raises(ValueError, match="output_padding" if not legal_op else "crops"):
+            tsize(n, k, s, p, op, d)
+        return
+    # a rectangular input and kernel: each axis follows the formula on its own
+    layer = nn.ConvTranspose2d(
+        1, 1, (k, 2), stride=(s, 1), padding=(p, 0), output_padding=(op, 0), dilation=(d, 1)
+    )
+    got = layer(torch.zeros(1, 1, n, m)).shape[-2:]
+    assert tsize(n, k, s, p, op, d) == got[0]
+    assert tsize(m, 2) == got[1] == m + 1
+
+
+@SETTINGS
+@given(
+    n=st.integers(1, 30),
+    k=st.integers(1, 6),
+    s=st.integers(1, 4),
+    p=st.integers(0, 3),
+    d=st.integers(1, 3),
+)
+def test_conv_transpose_inverts_conv_output_size(n, k, s, p, d):
+    """The transposed size with output_padding = the leftover of the floor gives n back."""
+    from dlparts.arith import conv_transpose_output_size as tsize
+
+    assume(d * (k - 1) + 1 <= n + 2 * p)
+    o = conv_output_size(n, k, s, p, d, exact=False)
+    a = (n + 2 * p - d * (k - 1) - 1) % s
+    assert tsize(o, k, s, p, a, d) == n
+    # and the gradient of the convolution with respect to its input is that transposed conv
+    x = torch.randn(1, 1, n, requires_grad=True, dtype=torch.float64)
+    w = torch.randn(1, 1, k, dtype=torch.float64)
+    y = F.conv1d(x, w, stride=s, padding=p, dilation=d)
+    g = torch.randn_like(y)
+    (y * g).sum().backward()
+    t = F.conv_transpose1d(g, w, stride=s, padding=p, output_padding=a, dilation=d)
+    assert t.shape == x.shape
+    assert torch.allclose(t, x.grad)
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (dict(n=3, kernel=3, stride=2, padding=1, output_padding=2), "smaller than the stride"),
+        (dict(n=3, kernel=3, stride=1, output_padding=1), r"0\.\.0"),
+        (dict(n=3, kernel=3, padding=3), "padding at most 2"),
+        (dict(n=1, kernel=1, padding=1), "crops"),
+        (dict(n=0, kernel=3), "positive integer"),
+        (dict(n=3, kernel=3, stride=0), "stride"),
+        (dict(n=3, kernel=3, output_padding=-1), "output_padding"),
+        (dict(n=3.0, kernel=3), "integer"),
+        (dict(n=3, kernel=3, dilation=True), "dilation"),
+    ],
+)
+def test_conv_transpose_output_size_bad_input_says_what_to_do(args, match):
+    from dlparts.arith import conv_transpose_output_size as tsize
+
+    with pytest.raises(ValueError, match=match):
+        tsize(**args)
+
+
+# ----------------------------------------------------------------------------- multiply-adds
+
+
+@SETTINGS
+@given(
+    g=st.integers(1, 4),
+    cin=st.integers(1, 3),
+    cout=st.integers(1, 3),
+    k=st.integers(1, 4),
+    s=st.integers(1, 3),
+    n=st.integers(4, 12),
+)
+def test_conv_macs_matches_layer_table(g, cin, cout, k, s, n):
+    from dlparts.arith import conv_macs
+
+    layer = nn.Conv2d(cin * g, cout * g, (k, k + 1), stride=s, groups=g)
+    row = layer_table(layer, (cin * g, n, n + 1))[0]
+    size = row["output_shape"][1:]
+    assert conv_macs(cin * g, cout * g, (k, k + 1), size, groups=g) == row["macs"]
+    assert size == (
+        conv_output_size(n, k, s, exact=False),
+        conv_output_size(n + 1, k + 1, s, exact=False),
+    )
+
+
+def test_depthwise_separable_ratio_is_one_over_k_plus_one_over_f_squared():
+    from fractions import Fraction
+
+    from dlparts.arith import conv_macs
+
+    for m, k, f, hw in [(512, 512, 3, 14), (32, 64, 3, 112), (64, 128, 5, 7)]:
+        standard = conv_macs(m, k, f, hw)
+        separable = conv_macs(m, m, f, hw, groups=m) + conv_macs(m, k, 1, hw)
+        assert Fraction(separable, standard) == Fraction(1, k) + Fraction(1, f * f)
+    # MobileNet's Table 3 layer: 14x14x512 -> 14x14x512 with 3x3 filters
+    assert round(conv_macs(512, 512, 3, 14) / 1e6) == 462
+    sep = conv_macs(512, 512, 3, 14, groups=512) + conv_macs(512, 512, 1, 14)
+    assert round(sep / 1e5) == 523
+
+
+def test_conv_macs_bad_input():
+    from dlparts.arith import conv_macs
+
+    with pytest.raises(ValueError, match="divisible"):
+        conv_macs(6, 4, 3, 5, groups=4)
+    with pytest.raises(ValueError, match="output_size"):
+        conv_macs(6, 4, 3, 0)
+    with pytest.raises(ValueError):
+        conv_macs(6, 4, (3, 3, 3), 5)
+
+
+def test_layer_table_counts_transposed_convolution_macs():
+    """A transposed conv costs what the convolution it transposes costs, not s^2 times more."""
+    from dlparts.arith import conv_macs
+
+    up = nn.ConvTranspose2d(6, 4, 3, stride=2, padding=1, output_padding=1, groups=2)
+    row = layer_table(up, (6, 5, 5))[0]
+    assert row["output_shape"] == (4, 10, 10)
+    # the convolution 4 -> 6 channels, k=3, s=2, p=1 on 10x10 has a 5x5 output
+    assert row["macs"] == conv_macs(4, 6, 3, 5, groups=2) == 5 * 5 * 6 * 2 * 9
+    # and it is what the multiplications are: one per (input value, output channel of its group, tap)
+    assert row["macs"] == 6 * 5 * 5 * (4 // 2) * 9

@@ -8,7 +8,11 @@ stride ``S`` and padding ``P`` maps an input of width ``W1`` to
 and the division must come out whole for the kernel to tile the input exactly.
 
 - :func:`conv_output_size`, :func:`pool_output_size`, :func:`same_padding`: one dimension.
-- :func:`conv_params`: weights plus biases of a convolution.
+- :func:`conv_transpose_output_size`: the same for a transposed convolution, which maps a
+  convolution's output size back to its input size (``output_padding`` picks among the inputs
+  that a strided convolution maps to one size).
+- :func:`conv_params`, :func:`conv_macs`: weights plus biases, and multiply-adds, of a
+  (grouped) convolution.
 - :func:`layer_table`: one row per layer of a PyTorch model (shape, parameters, activations,
   multiply-adds), measured with forward hooks on a dummy input, never typed in.
 - :func:`receptive_field`: how far each layer of a chain of convolutions and poolings sees.
@@ -25,7 +29,9 @@ __all__ = [
     "conv_output_size",
     "pool_output_size",
     "same_padding",
+    "conv_transpose_output_size",
     "conv_params",
+    "conv_macs",
     "layer_table",
     "receptive_field",
     "table_totals",
@@ -129,6 +135,59 @@ def same_padding(kernel, dilation=1) -> int:
     return (extent - 1) // 2
 
 
+def conv_transpose_output_size(n, kernel, stride=1, padding=0, output_padding=0, dilation=1) -> int:
+    """Output size of a transposed convolution along one dimension.
+
+    ``o = (n - 1) s - 2p + d(k - 1) + output_padding + 1``: the input size of the convolution
+    with the same ``kernel``, ``stride``, ``padding`` and ``dilation`` whose output size is ``n``
+    (Dumoulin and Visin's relationship ``o' = s(i' - 1) + a + k - 2p``, with ``a`` the
+    ``output_padding``). A strided convolution maps ``s`` neighbouring input sizes to one output
+    size (``conv_output_size(5, 3, 2, 1) == conv_output_size(6, 3, 2, 1) == 3``);
+    ``output_padding`` in ``0 .. s - 1`` says which of them to return, adding rows and columns
+    on one side (bottom and right) only. It is the same as ``torch.nn.ConvTranspose2d``'s.
+
+    Args:
+        n: input size of the transposed convolution (the convolution's output size), positive.
+        kernel, stride, dilation: positive; ``padding``, ``output_padding``: non-negative.
+
+    Returns:
+        The output size, an int.
+
+    Raises:
+        ValueError: for a bad argument; for ``output_padding`` not smaller than the stride or
+            the dilation (PyTorch's rule: it must be smaller than at least one of them); or
+            when the padding crops away everything (a non-positive result). The message says
+            what to change.
+
+    >>> conv_transpose_output_size(3, 3, stride=2, padding=1)
+    5
+    >>> conv_transpose_output_size(3, 3, stride=2, padding=1, output_padding=1)
+    6
+    """
+    n = _check_int("input size n", n, 1)
+    kernel = _check_int("kernel", kernel, 1)
+    stride = _check_int("stride", stride, 1)
+    padding = _check_int("padding", padding, 0)
+    output_padding = _check_int("output_padding", output_padding, 0)
+    dilation = _check_int("dilation", dilation, 1)
+    if output_padding >= stride and output_padding >= dilation:
+        raise ValueError(
+            f"output_padding={output_padding} must be smaller than the stride ({stride}) or the "
+            f"dilation ({dilation}): it only chooses among the {stride} input sizes that a "
+            f"stride-{stride} convolution maps to one output size. Use output_padding in "
+            f"0..{max(stride, dilation) - 1}, or change the padding to move the size further."
+        )
+    full = (n - 1) * stride + dilation * (kernel - 1) + output_padding + 1
+    out = full - 2 * padding
+    if out < 1:
+        raise ValueError(
+            f"Padding {padding} crops the whole output: ({n} - 1)*{stride} - 2*{padding} + "
+            f"{dilation}*({kernel} - 1) + {output_padding} + 1 = {out}. Use padding at most "
+            f"{(full - 1) // 2}, or a larger input, kernel or stride."
+        )
+    return out
+
+
 def conv_params(in_channels, out_channels, kernel, bias=True, groups=1) -> int:
     """Learnable parameters of a 2-D convolution: ``out * (in / groups) * kh * kw (+ out)``.
 
@@ -153,6 +212,37 @@ def conv_params(in_channels, out_channels, kernel, bias=True, groups=1) -> int:
     return cout * (cin // groups) * kh * kw + (cout if bias else 0)
 
 
+def conv_macs(in_channels, out_channels, kernel, output_size, groups=1) -> int:
+    """Multiply-adds of one 2-D convolution on one sample: ``H2 W2 * out * (in / groups) kh kw``.
+
+    Every output value is a dot product over its group's ``in / groups`` channels and the
+    ``kh x kw`` window; biases and the additions that start each sum are not counted (the
+    convention of :func:`layer_table` and of the MobileNet paper). A depthwise convolution is
+    ``groups == in_channels``; a depthwise-separable one adds a 1x1 convolution after it.
+
+    Args:
+        kernel, output_size: an int or an ``(h, w)`` pair (``output_size`` is the output's
+            height and width, e.g. from :func:`conv_output_size`).
+        groups: channel groups, dividing both channel counts.
+
+    Raises:
+        ValueError: for non-positive sizes, or channels not divisible by ``groups``.
+
+    >>> conv_macs(512, 512, 3, 14)  # MobileNet's 14x14x512 example layer
+    462422016
+    """
+    cin = _check_int("in_channels", in_channels, 1)
+    cout = _check_int("out_channels", out_channels, 1)
+    groups = _check_int("groups", groups, 1)
+    kh, kw = _pair("kernel", kernel)
+    oh, ow = _pair("output_size", output_size)
+    if cin % groups or cout % groups:
+        raise ValueError(
+            f"in_channels={cin} and out_channels={cout} must both be divisible by groups={groups}."
+        )
+    return oh * ow * cout * (cin // groups) * kh * kw
+
+
 # --------------------------------------------------------------------------- layer tables
 
 
@@ -165,6 +255,10 @@ def _macs(module, inputs, output) -> int:
         k = 1
         for s in module.kernel_size:
             k *= s
+        if module.transposed:
+            # each input value is spread over a kernel-sized patch of out/groups channels:
+            # the multiply-adds of the convolution whose backward pass this layer is
+            return inputs[0][0].numel() * (module.out_channels // module.groups) * k
         return per_sample * (module.in_channels // module.groups) * k
     if isinstance(module, nn.Linear):
         return per_sample * module.in_features
@@ -190,7 +284,9 @@ def layer_table(model, input_shape) -> list[dict]:
         - ``output_shape``: a tuple without the batch dimension,
         - ``params``: parameters owned by this layer (shared ones counted where first used),
         - ``activations``: output elements per sample,
-        - ``macs``: multiply-adds per sample (convolution and linear layers; 0 otherwise).
+        - ``macs``: multiply-adds per sample (convolution and linear layers; 0 otherwise). A
+          transposed convolution counts those of the convolution it transposes: input values
+          times ``out_channels / groups`` times the kernel size.
 
         A layer called twice gives two rows. Parameters that no called leaf layer owns (a
         parameter of a container, a layer the forward pass skips) get one last row, so the sum of
