@@ -9,6 +9,7 @@ Each module holds one idea, introduced in the chapter where the reader first nee
 - :mod:`dlparts.points`: sampling, grouping and interpolation on point sets.
 - :mod:`dlparts.data`: the data sets shipped with the book and loaders for the full ones.
 - :mod:`dlparts.train`: one small training loop that every chapter reuses.
+- :mod:`dlparts.profile`: where a training step's time and memory go, by layer type.
 - :mod:`dlparts.augment`, :mod:`dlparts.plot`, :mod:`dlparts.tables`: augmentation, figures
   and result tables.
 - :mod:`dlparts.claims`: findings checked beside their evidence, for the book's ledger.
