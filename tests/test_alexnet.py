@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from dlparts.models import alexnet, four_layer_cnn, mini_alexnet
+from dlparts.models import AbsTanh, alexnet, four_layer_cnn, mini_alexnet
 
 
 def n_params(m):
@@ -78,7 +78,7 @@ def test_mini_alexnet_bad_arguments():
         mini_alexnet(activation="gelu")
 
 
-@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid", "abstanh"])
 def test_four_layer_cnn(act):
     m = four_layer_cnn(act)
     assert m(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
@@ -93,3 +93,17 @@ def test_four_layer_cnn_takes_cifar_sized_input():
     assert m(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
     with pytest.raises(ValueError, match="multiple of 4"):
         four_layer_cnn("relu", input_size=30)
+
+
+def test_abstanh_is_the_absolute_tanh_with_its_gradient():
+    x = torch.tensor([-3.0, -0.5, 0.0, 0.5, 3.0], dtype=torch.float64, requires_grad=True)
+    y = AbsTanh()(x)
+    assert torch.allclose(y, torch.tanh(x).abs())
+    assert y.min() >= 0 and y.max() < 1
+    # even function: |tanh(-x)| = |tanh(x)|, and the gradient is sign(x) (1 - tanh(x)^2)
+    assert torch.equal(y[:2], y[3:].flip(0))
+    y.sum().backward()
+    expected = torch.sign(x.detach()) * (1 - torch.tanh(x.detach()) ** 2)
+    assert torch.allclose(x.grad[[0, 1, 3, 4]], expected[[0, 1, 3, 4]])
+    xs = torch.randn(6, dtype=torch.float64, requires_grad=True) + 0.1
+    assert torch.autograd.gradcheck(AbsTanh(), (xs.detach().abs().add(0.1).requires_grad_(),))

@@ -7,12 +7,18 @@ import torch
 from dlparts.augment import fancy_pca, rgb_pca
 from dlparts.experiments.alexnet import (
     CROP_VIEWS,
+    PCA_SETTINGS,
+    channel_pca,
+    colourfulness,
     crop_accuracies,
     crop_probs,
+    dropout_subnetworks,
+    fancy_pca_batch,
     fancy_pca_offset_scale,
     per_class_accuracy,
     reading_phrase,
     run_augmentation_study,
+    tower_colourfulness,
     train_mini_alexnet,
 )
 
@@ -130,3 +136,116 @@ def test_reading_phrase_names_a_direction_only_beyond_the_noise():
     noisy = claims.compare([0.10, 0.20, 0.15], [0.12, 0.11, 0.16], paired=True)
     text = reading_phrase(noisy, "the error of b", "than a's")
     assert text.startswith("the difference in the error of b is **within noise at this scale**")
+
+
+def test_colourfulness_scores_grey_colour_and_random_filters():
+    g = torch.Generator().manual_seed(0)
+    grey = torch.randn(4, 1, 5, 5, generator=g).repeat(1, 3, 1, 1)  # same in every channel
+    opponent = torch.randn(4, 1, 5, 5, generator=g) * torch.tensor([1.0, -1.0, 0.0])[:, None, None]
+    random = torch.randn(2000, 3, 5, 5, generator=g)
+    assert np.allclose(colourfulness(grey), 0.0, atol=1e-12)
+    assert np.allclose(colourfulness(opponent), 1.0)  # R = -G, B = 0: the grey part is zero
+    assert colourfulness(random).mean() == pytest.approx(2 / 3, abs=0.01)  # (C - 1) / C
+    # scale-free, and a grey offset lowers it
+    assert np.allclose(colourfulness(3 * random[:5]), colourfulness(random[:5]))
+    assert (colourfulness(random[:5] + 2.0) < colourfulness(random[:5])).all()
+    two = torch.randn(3, 2, 3, 3, generator=g)
+    w = two.double()
+    expected = ((w - w.mean(1, keepdim=True)) ** 2).sum((1, 2, 3)) / (w**2).sum((1, 2, 3))
+    assert np.allclose(colourfulness(two), expected.numpy())
+
+
+def test_colourfulness_rejects_grey_and_zero_filters():
+    with pytest.raises(ValueError, match="no colour"):
+        colourfulness(torch.randn(4, 1, 5, 5))
+    with pytest.raises(ValueError, match="channels"):
+        colourfulness(torch.randn(4, 3, 5))
+    w = torch.randn(2, 3, 3, 3)
+    w[1] = 0
+    with pytest.raises(ValueError, match="all-zero"):
+        colourfulness(w)
+
+
+def test_tower_colourfulness_splits_conv1_by_tower():
+    g = torch.Generator().manual_seed(1)
+    w = torch.cat([torch.randn(4, 1, 3, 3, generator=g).repeat(1, 3, 1, 1),
+                   torch.randn(4, 3, 3, 3, generator=g)])  # fmt: skip
+    a, b = tower_colourfulness(w)
+    assert len(a) == len(b) == 4 and np.allclose(a, 0) and (b > 0.1).all()
+    with pytest.raises(ValueError, match="equal towers"):
+        tower_colourfulness(torch.randn(5, 3, 3, 3))
+
+
+def test_channel_pca_matches_rgb_pca_and_gives_the_variance_for_grey():
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(6, 3, 8, 8, generator=g) * torch.tensor([1.0, 0.5, 0.2])[:, None, None]
+    vals, vecs = channel_pca(x)
+    ref_vals, ref_vecs = rgb_pca(x.permute(0, 2, 3, 1).numpy().astype(np.float64))
+    assert np.allclose(vals.numpy(), ref_vals, rtol=1e-4)
+    assert np.allclose(np.abs(vecs.numpy()), np.abs(ref_vecs), atol=1e-4)  # up to sign
+    grey = torch.rand(5, 1, 6, 6, generator=g)
+    v, p = channel_pca(grey)
+    assert v.shape == (1,) and float(v[0]) == pytest.approx(float(grey.var()), rel=1e-4)
+    assert p.abs().item() == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        channel_pca(torch.rand(3, 8, 8))
+
+
+def test_fancy_pca_batch_adds_one_offset_per_image_of_the_right_size():
+    g = torch.Generator().manual_seed(3)
+    x = torch.zeros(4000, 3, 2, 2)
+    vals = torch.tensor([0.04, 0.01, 0.0025])
+    vecs = torch.eye(3)
+    out = fancy_pca_batch(x, vals, vecs, alpha_std=0.1, generator=g)
+    assert torch.equal(out[:, :, :1, :1].expand_as(out), out)  # the same offset at every pixel
+    sd = out[:, :, 0, 0].std(0)
+    assert torch.allclose(sd, 0.1 * vals, rtol=0.05)  # the paper: alpha * lambda
+    out_sqrt = fancy_pca_batch(x, vals, vecs, alpha_std=0.1, sqrt=True, generator=g)
+    assert torch.allclose(out_sqrt[:, :, 0, 0].std(0), 0.1 * vals.sqrt(), rtol=0.05)
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    assert torch.equal(fancy_pca_batch(x[:3], vals, vecs, generator=g1),
+                       fancy_pca_batch(x[:3], vals, vecs, generator=g2))  # fmt: skip
+    with pytest.raises(ValueError, match="eigvals"):
+        fancy_pca_batch(torch.zeros(2, 1, 4, 4), vals, vecs)
+
+
+def test_train_mini_alexnet_on_colour_images_with_two_towers_and_fancy_pca():
+    g = torch.Generator().manual_seed(4)
+    x, y = torch.rand(24, 3, 32, 32, generator=g), torch.randint(0, 10, (24,), generator=g)
+    vals, vecs = channel_pca(x)
+    pca = dict(eigvals=vals, eigvecs=vecs, alpha_std=0.1)
+    m, h = train_mini_alexnet(x, y, steps=3, batch_size=8, groups=2, pca=pca)
+    assert m.features.conv1.in_channels == 3 and m.features.conv2.groups == 2
+    assert len(h.step) == 3
+    _, h_plain = train_mini_alexnet(x, y, steps=3, batch_size=8, groups=2)
+    assert h.loss != h_plain.loss  # the offsets changed the batches
+
+
+def test_run_augmentation_study_runs_the_fancy_pca_settings():
+    x, y = _digits(24)
+    data = {"x_train": x, "y_train": y, "x_test": x[:8], "y_test": y[:8]}
+    names = list(PCA_SETTINGS)
+    study = run_augmentation_study(data, seeds=[0], steps=2, settings=names, batch_size=8)
+    assert set(study.acc) == set(names)
+    with pytest.raises(ValueError, match="unknown settings"):
+        run_augmentation_study(data, seeds=[0], steps=2, settings=["colour jitter"])
+
+
+def test_dropout_subnetworks_geometric_mean_is_the_scaled_network():
+    g = torch.Generator().manual_seed(6)
+    w, b, x = (
+        torch.randn(4, 8, generator=g),
+        torch.randn(4, generator=g),
+        torch.randn(8, generator=g),
+    )
+    out = dropout_subnetworks(w, b, x, p=0.5)
+    assert out["masks"] == 256
+    assert torch.allclose(out["geometric"], out["scaled"], atol=1e-12)
+    assert float(out["arithmetic"].sum()) == pytest.approx(1.0)
+    assert not torch.allclose(out["arithmetic"], out["scaled"], atol=1e-3)
+    out3 = dropout_subnetworks(w, b, x, p=0.3)
+    assert torch.allclose(out3["geometric"], out3["scaled"], atol=1e-12)
+    with pytest.raises(ValueError, match="2\\*\\*n"):
+        dropout_subnetworks(torch.randn(2, 20), torch.randn(2), torch.randn(20))
+    with pytest.raises(ValueError, match="p must"):
+        dropout_subnetworks(w, b, x, p=1.0)

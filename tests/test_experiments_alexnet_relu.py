@@ -88,3 +88,39 @@ def test_plain_cnn_rejects_bad_arguments():
         plain_cnn("relu", 0)
     with pytest.raises(ValueError):
         plain_cnn("relu", 2, input_size=7)
+
+
+def test_race_merged_adds_an_activation_and_refuses_mismatches():
+    a = Race({"relu": {0.1: [10, 12]}}, 50, (0, 1))
+    b = Race({"abstanh": {0.1: [20, 30]}}, 50, (0, 1))
+    m = a.merged(b)
+    assert set(m.steps) == {"relu", "abstanh"}
+    assert m.ratio("abstanh", "relu") == pytest.approx(25 / 11)
+    with pytest.raises(ValueError, match="same seeds"):
+        a.merged(Race({"tanh": {0.1: [1]}}, 50, (0,)))
+    with pytest.raises(ValueError, match="same seeds"):
+        a.merged(Race({"tanh": {0.1: [1, 2]}}, 60, (0, 1)))
+    with pytest.raises(ValueError, match="in both"):
+        a.merged(a)
+
+
+def test_race_skip_after_failure_keeps_the_choice_and_skips_runs():
+    x, y = toy_data()
+    calls = []
+
+    def build(act):
+        calls.append(act)
+        return linear(act)
+
+    # lr 1e-6 never reaches the target: with skipping, only its first seed is run
+    full = race(build, x, y, rates={"relu": [1e-6, 0.5]}, seeds=(0, 1, 2), max_steps=40)
+    n_full = len(calls)
+    calls.clear()
+    skip = race(
+        build, x, y, rates={"relu": [1e-6, 0.5]}, seeds=(0, 1, 2), max_steps=40,
+        skip_after_failure=True,
+    )  # fmt: skip
+    assert n_full == 6 and len(calls) == 4
+    assert skip.steps["relu"][1e-6] == [None, None, None]
+    assert skip.steps["relu"][0.5] == full.steps["relu"][0.5]
+    assert skip.best_lr("relu") == full.best_lr("relu") == 0.5

@@ -105,6 +105,24 @@ class Race:
     def reached(self, act: str) -> bool:
         return math.isfinite(self.mean_steps(act, self.best_lr(act)))
 
+    def merged(self, other: Race) -> Race:
+        """This race and ``other`` (run on the same seeds and step budget) as one.
+
+        Lets a notebook add an activation to a race already run, without rerunning it.
+
+        Raises:
+            ValueError: when the seeds or ``max_steps`` differ, or an activation is in both.
+        """
+        if tuple(other.seeds) != tuple(self.seeds) or other.max_steps != self.max_steps:
+            raise ValueError(
+                f"can only merge races over the same seeds and max_steps, got seeds "
+                f"{self.seeds} / {other.seeds} and max_steps {self.max_steps} / {other.max_steps}"
+            )
+        both = set(self.steps) & set(other.steps)
+        if both:
+            raise ValueError(f"activations {sorted(both)} are in both races; rename one")
+        return Race({**self.steps, **other.steps}, self.max_steps, self.seeds)
+
     def ratio(self, slow: str = "tanh", fast: str = "relu") -> float:
         """Mean steps of ``slow`` over mean steps of ``fast``, each at its fastest rate.
 
@@ -131,18 +149,26 @@ def race(
     batch_size: int = 32,
     window: int = 20,
     progress: Callable[[str], None] | None = None,
+    skip_after_failure: bool = False,
 ) -> Race:
     """Run :func:`steps_to_error` for every activation in ``rates`` (``{act: [lr, ...]}``).
 
     ``build(act)`` returns a fresh network; it is called after seeding with the run's seed, so
     seed *i* gives every network its own repeatable initialisation and the same batch order.
+
+    ``skip_after_failure=True`` stops trying a rate once one seed has failed to reach the target:
+    such a rate can no longer be the fastest (:meth:`Race.mean_steps` is then ``inf``), so the
+    choice of rate is unchanged and the skipped seeds are recorded as ``None``.
     """
     steps: dict = {}
     for act, lrs in rates.items():
         steps[act] = {}
         for lr in lrs:
-            per_seed = []
+            per_seed: list = []
             for seed in seeds:
+                if skip_after_failure and None in per_seed:
+                    per_seed.append(None)
+                    continue
                 runtime.seed_everything(seed)
                 model = build(act).to(x.device)
                 s, _ = steps_to_error(

@@ -9,9 +9,11 @@ Three full-size layouts and one small one:
   not divide: (224 − 11)/4 + 1 = 54.25). 60,965,224 parameters at 1000 classes.
 - ``alexnet(variant="single")``: the same network on one device, no groups (the layer table of
   most lectures: 96, 256, 384, 384, 256 filters). 62,378,344 parameters.
-- ``alexnet(variant="torchvision")``: the later one-tower layout of Krizhevsky's "one weird trick"
-  paper as shipped by torchvision (64, 192, 384, 256, 256 filters, padding 2 on 224×224 input, no
-  LRN, adaptive average pooling to 6×6). 61,100,840 parameters.
+- ``alexnet(variant="torchvision")``: the later one-tower layout that torchvision ships (64, 192,
+  384, 256, 256 filters, padding 2 on 224×224 input, no LRN, adaptive average pooling to 6×6,
+  dropout on the *inputs* of fc6 and fc7). It follows the single-GPU configuration of
+  cuda-convnet2 (``layers-imagenet-1gpu.cfg``); Krizhevsky's "one weird trick" paper gives 384
+  filters for conv4, not 256. 61,100,840 parameters.
 - :func:`mini_alexnet`: the same eight-layer shape scaled down for 28×28 digits, for training on
   a laptop CPU in seconds.
 """
@@ -23,12 +25,29 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-__all__ = ["ALEXNET_VARIANTS", "AlexNet", "alexnet", "four_layer_cnn", "mini_alexnet"]
+__all__ = ["ALEXNET_VARIANTS", "AbsTanh", "AlexNet", "alexnet", "four_layer_cnn", "mini_alexnet"]
 
 #: The layouts :func:`alexnet` knows.
 ALEXNET_VARIANTS = ("paper", "single", "torchvision")
 
-_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
+class AbsTanh(nn.Module):
+    """``f(x) = |tanh(x)|``, the rectified tanh of Jarrett et al. (2009).
+
+    AlexNet's paper names it as an earlier alternative to the saturating units: with contrast
+    normalization and average pooling it helped against overfitting on Caltech-101. It saturates
+    like tanh for large ``|x|`` and, like a rectifier, discards the sign of its input.
+
+    Shape:
+        - Input: any shape
+        - Output: the same shape, values in ``[0, 1)``
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(x).abs()
+
+
+_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "abstanh": AbsTanh}
 
 
 def _paper_lrn() -> nn.LocalResponseNorm:
@@ -70,7 +89,8 @@ class AlexNet(nn.Module):
         in_channels: image channels (3 for RGB).
         input_size: side of the square input the layers are sized for.
         adaptive_pool: if given, an adaptive average pool to this size before fc6 (torchvision).
-        activation: ``"relu"`` (the paper), ``"tanh"`` or ``"sigmoid"``.
+        activation: ``"relu"`` (the paper), ``"tanh"``, ``"sigmoid"`` or ``"abstanh"``
+            (:class:`AbsTanh`, Jarrett et al.'s ``|tanh(x)|``).
         dropout_before: drop the *inputs* of fc6 and fc7 (torchvision's layout) instead of the
             outputs of fc6 and fc7 (the paper: "dropout in the first two fully-connected layers").
     """
@@ -277,7 +297,7 @@ def four_layer_cnn(
     Three convolutions (5×5 with ``width`` filters, 5×5 with ``2·width``, 3×3 with ``2·width``;
     2×2 max pooling after the first two) and a linear classifier; only the activation changes.
     Default PyTorch initialisation, no normalization, no dropout: the point is how fast plain
-    SGD trains each activation.
+    SGD trains each activation (``"relu"``, ``"tanh"``, ``"sigmoid"`` or ``"abstanh"``).
 
     Shape:
         - Input: ``(N, in_channels, input_size, input_size)`` (28 for digits, 32 for CIFAR-10;
