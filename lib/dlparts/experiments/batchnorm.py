@@ -1,30 +1,231 @@
-"""Helpers for the batch-normalization chapter's measured claims: seeded sweeps over learning
-rates, the readings they are judged by (which rates train, steps to an accuracy), and the
-paper's Algorithm 2 (population statistics computed after training).
+"""The batch-normalization chapter's experiments: a recorder for the inputs of the sigmoids and
+the training loop that uses it, seeded sweeps over learning rates and the readings they are
+judged by (which rates train, steps to an accuracy), the paper's Algorithm 2 (population
+statistics computed after training) against running averages of several momenta, and the
+batch-size comparison of batch and group normalization.
+
+The networks live in :mod:`dlparts.models` (:func:`~dlparts.models.sigmoid_mlp`, the paper's
+Figure 1 network, and :class:`~dlparts.models.SmallConvNet`).
 
 Example::
 
-    small = downsample(mnist_split(4000, 0, 1000))
+    d = mnist_split(4000, 0, 1000)
+    run = train_mlp(sigmoid_mlp(bn=True), d, steps=3000, lr=0.5)
+    run.hist.first_step_reaching("val_acc", 0.9), run.percentiles[-1]
+
+    small = downsample(d)
     hists = sweep(lambda: scaled_sigmoid_mlp(bn=True), small, lrs=(0.5, 8.0), seeds=3, steps=200)
     rates_that_train(hists, (0.5, 8.0), 3)
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..bn_experiments import sigmoid_mlp
+from .. import _validate
+from ..models.mlp import SmallConvNet, sigmoid_mlp
 from ..runtime import seed_everything
 from ..train import History, fit
 
+__all__ = [
+    "PERCENTILES",
+    "TRAINS_AT",
+    "MLPRun",
+    "RunningStats",
+    "SmallConvNet",
+    "accuracy_in_train_mode",
+    "bn_after_sigmoid_mlp",
+    "downsample",
+    "final_acc",
+    "finals",
+    "fit_steps",
+    "norm_batch_sweep",
+    "population_statistics",
+    "rates_that_train",
+    "relu_mlp",
+    "running_stat_lag",
+    "scaled_sigmoid_mlp",
+    "sigmoid_inputs",
+    "sigmoid_mlp",
+    "spread",
+    "steps_to",
+    "sweep",
+    "tail_fraction",
+    "train_mlp",
+    "unit_spread",
+    "verdict",
+]
+
+PERCENTILES = (15, 50, 85)
+
 TRAINS_AT = 0.5
 """A run *trains* when its final test accuracy reaches this (chance is 0.1 on ten digits)."""
+
+
+def _bns(model: nn.Module) -> list:
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+def fit_steps(
+    model: nn.Module,
+    data: dict,
+    *,
+    steps: int,
+    optimizer,
+    batch_size: int = 60,
+    eval_every: int | None = None,
+    seed: int = 0,
+    device=None,
+    progress: bool = True,
+    desc: str = "training",
+    on_step=None,
+) -> History:
+    """Train ``model`` for exactly ``steps`` optimizer steps of ``batch_size`` on ``data`` (a
+    :func:`dlparts.data.mnist_split` dict), as many epochs as that takes, evaluating on the
+    test digits every ``eval_every`` steps (``None``: only at the end). The one training loop
+    of this chapter's experiments; ``seed`` fixes the batch order."""
+    steps = _validate.integer("steps", steps, 1)
+    batch_size = _validate.integer("batch_size", batch_size, 1)
+    return fit(
+        model,
+        (data["x_train"], data["y_train"]),
+        val=(data["x_test"], data["y_test"]),
+        epochs=steps * batch_size // len(data["x_train"]) + 1,
+        max_steps=steps,
+        batch_size=batch_size,
+        optimizer=optimizer,
+        eval_every=eval_every or steps,
+        on_step=on_step,
+        seed=seed,
+        device=device,
+        progress=progress,
+        desc=desc,
+    )
+
+
+@torch.no_grad()
+def sigmoid_inputs(
+    model: nn.Module, x: torch.Tensor, batch_stats: bool = True
+) -> list[torch.Tensor]:
+    """The inputs of every ``nn.Sigmoid`` (or ``nn.ReLU``) in ``model`` for the batch ``x``: a
+    list of ``(N, units)`` tensors.
+
+    With ``batch_stats`` (the default) batch normalization uses the statistics of ``x`` itself,
+    as in training, so the result is the distribution a training step sees; the running
+    statistics are left unchanged. Otherwise the model runs in evaluation mode. Either way its
+    mode is restored.
+    """
+    acts = [m for m in model.modules() if isinstance(m, (nn.Sigmoid, nn.ReLU))]
+    seen: list[torch.Tensor] = []
+    hooks = [
+        m.register_forward_hook(lambda _m, inp, _o: seen.append(inp[0].detach())) for m in acts
+    ]
+    was_training = model.training
+    buffers = {k: v.clone() for k, v in model.named_buffers()}
+    model.train(batch_stats)
+    try:
+        model(x)
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+        for k, v in model.named_buffers():
+            v.copy_(buffers[k])
+    return [s.flatten(1) for s in seen]
+
+
+@dataclass
+class MLPRun:
+    """One training run: fit's ``hist``; ``record_step`` with, per recorded step, the 15th, 50th
+    and 85th percentiles of one sigmoid's input over the test digits (``percentiles``,
+    ``(steps, 3)``); and ``snapshots``: at a few steps, the inputs of every hidden layer's
+    sigmoids for ``probe`` digits (a list over steps of lists over layers of ``(probe, units)``
+    arrays)."""
+
+    hist: History
+    record_step: list = field(default_factory=list)
+    percentiles: np.ndarray | None = None
+    snapshot_step: list = field(default_factory=list)
+    snapshots: list = field(default_factory=list)
+    lr: float = 0.0
+    bn: bool = False
+
+
+def train_mlp(
+    model: nn.Module,
+    data: dict,
+    *,
+    steps: int,
+    lr: float,
+    batch_size: int = 60,
+    eval_every: int = 50,
+    unit: tuple[int, int] = (2, 0),
+    n_snapshots: int = 0,
+    probe: int = 200,
+    seed: int = 0,
+    device=None,
+    progress: bool = True,
+    desc: str = "training",
+) -> MLPRun:
+    """Train with plain SGD (``lr``, ``batch_size``) for ``steps`` steps on ``data`` (a
+    :func:`dlparts.data.mnist_split` dict), evaluating test accuracy every ``eval_every`` steps.
+    The sigmoid inputs are recorded as a training step would see them (batch statistics of the
+    test digits, see :func:`sigmoid_inputs`).
+
+    ``unit = (layer, index)`` picks the sigmoid whose input distribution is recorded at every
+    evaluation (layer 2 is the last of three hidden layers). ``n_snapshots`` > 0 also keeps the
+    inputs of all sigmoids for the first ``probe`` test digits at that many evenly spaced steps
+    (step 0 included).
+    """
+    from ..runtime import device as default_device
+
+    dev = device or default_device()
+    model.to(dev)
+    x_test = data["x_test"].to(dev)
+    layer, index = unit
+    run = MLPRun(
+        hist=History(), lr=lr, bn=any(isinstance(m, nn.BatchNorm1d) for m in model.modules())
+    )
+    pct: list = []
+    snap_at = set()
+    if n_snapshots > 0:
+        snap_at = {int(round(s)) for s in np.linspace(0, steps, n_snapshots)}
+
+    def record(step, m):
+        if step % eval_every == 0 or step == steps:
+            inputs = sigmoid_inputs(m, x_test)
+            v = inputs[layer][:, index].float().cpu().numpy()
+            run.record_step.append(step)
+            pct.append(np.percentile(v, PERCENTILES))
+        if step in snap_at:
+            inputs = sigmoid_inputs(m, x_test[:probe])
+            run.snapshot_step.append(step)
+            run.snapshots.append([a.float().cpu().numpy() for a in inputs])
+
+    record(0, model)
+    run.hist = fit_steps(
+        model,
+        data,
+        steps=steps,
+        batch_size=batch_size,
+        optimizer=torch.optim.SGD(model.parameters(), lr=lr),
+        eval_every=eval_every,
+        on_step=record,
+        seed=seed,
+        device=dev,
+        progress=progress,
+        desc=desc,
+    )
+    run.percentiles = np.array(pct)
+    return run
 
 
 def downsample(data: dict, factor: int = 2) -> dict:
@@ -39,7 +240,7 @@ def downsample(data: dict, factor: int = 2) -> dict:
 
 
 def scaled_sigmoid_mlp(bn: bool, gain: float = 4.0, n_in: int = 196, **kwargs) -> nn.Sequential:
-    """:func:`dlparts.bn_experiments.sigmoid_mlp` with every weight drawn from
+    """:func:`dlparts.models.sigmoid_mlp` with every weight drawn from
     N(0, gain² / fan_in) instead of one fixed σ.
 
     A sigmoid's slope is at most 1/4, so ``gain = 4`` keeps the spread of the inputs about the
@@ -78,12 +279,10 @@ def sweep(
         for seed in range(seeds):
             seed_everything(seed)
             model = make_model()
-            out[lr, seed] = fit(
+            out[lr, seed] = fit_steps(
                 model,
-                (data["x_train"], data["y_train"]),
-                val=(data["x_test"], data["y_test"]),
-                epochs=steps * batch_size // len(data["x_train"]) + 1,
-                max_steps=steps,
+                data,
+                steps=steps,
                 batch_size=batch_size,
                 optimizer=torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum),
                 eval_every=eval_every,
@@ -136,7 +335,7 @@ def population_statistics(model: nn.Module, x: torch.Tensor, batch_size: int = 6
     each batch's mean and of its unbiased variance. PyTorch computes this cumulative average
     when ``momentum=None``; each layer's momentum is restored afterwards. Returns ``model``
     (changed in place, left in evaluation mode)."""
-    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    bns = _bns(model)
     if not bns:
         raise ValueError("the model has no batch-normalization layer")
     saved = [m.momentum for m in bns]
@@ -157,15 +356,178 @@ def population_statistics(model: nn.Module, x: torch.Tensor, batch_size: int = 6
 def running_stat_lag(model: nn.Module, x: torch.Tensor, batch_size: int = 60) -> list[float]:
     """Per BN layer, how far the running mean sits from the population mean of the current
     weights, in units of the population standard deviation (median over features)."""
-    import copy
-
     ref = population_statistics(copy.deepcopy(model), x, batch_size)
-    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    refs = [m for m in ref.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     out = []
-    for m, r in zip(bns, refs):
+    for m, r in zip(_bns(model), _bns(ref)):
         z = (m.running_mean - r.running_mean).abs() / torch.sqrt(r.running_var + r.eps)
         out.append(float(z.median()))
+    return out
+
+
+class RunningStats:
+    """Running averages of every BN layer's batch statistics at several momenta, kept beside
+    the layers' own during training.
+
+    In training mode a BN layer normalizes with the batch's statistics whatever its
+    ``momentum``: the momentum only decides which running averages evaluation mode will use.
+    So one training run can show what every momentum would have given. Attach before training
+    (forward pre-hooks on each BN layer update, for each momentum, the average of the batch
+    mean and of the unbiased batch variance with PyTorch's rule), then :meth:`apply` one set to
+    a copy of the trained model. Call :meth:`remove` once training is over, so that later
+    training-mode passes (forgetting ``eval()``, :func:`population_statistics`) are not
+    counted; a deep copy of the model is never tracked.
+
+    Example::
+
+        stats = RunningStats(model, momenta=(0.1, 0.01))
+        fit(model, ...)
+        stats.remove()
+        slow = stats.apply(copy.deepcopy(model), 0.01)  # evaluation mode with momentum 0.01
+    """
+
+    def __init__(self, model: nn.Module, momenta: Sequence[float] = (0.1, 0.01, 0.001)):
+        self.momenta = tuple(
+            _validate.real("momentum", m, minimum=0.0, maximum=1.0) for m in momenta
+        )
+        if not self.momenta or any(m == 0 for m in self.momenta):
+            raise ValueError(
+                f"momenta must be one or more rates in (0, 1], got {tuple(momenta)}: a momentum "
+                "of 0 never moves the average from its start."
+            )
+        self.layers = _bns(model)
+        if not self.layers:
+            raise ValueError("the model has no batch-normalization layer to track")
+        self.mean = {
+            m: [torch.zeros_like(b.running_mean) for b in self.layers] for m in self.momenta
+        }
+        self.var = {m: [torch.ones_like(b.running_var) for b in self.layers] for m in self.momenta}
+        self.steps = 0
+        self._hooks = [
+            layer.register_forward_pre_hook(self._hook(i)) for i, layer in enumerate(self.layers)
+        ]
+
+    def _hook(self, i):
+        @torch.no_grad()
+        def update(module, inputs):
+            # a deep copy of the model shares this hook: only the tracked layer counts
+            if not module.training or module is not self.layers[i]:
+                return
+            x = inputs[0]
+            dims = [0] + list(range(2, x.ndim))
+            n = x.numel() // x.shape[1]
+            mean = x.mean(dim=dims)
+            var = x.var(dim=dims, unbiased=False) * (n / max(n - 1, 1))
+            for m in self.momenta:
+                self.mean[m][i].mul_(1 - m).add_(m * mean)
+                self.var[m][i].mul_(1 - m).add_(m * var)
+            if i == 0:
+                self.steps += 1
+
+        return update
+
+    def remove(self) -> None:
+        """Detach the hooks (the averages are kept)."""
+        for h in self._hooks:
+            h.remove()
+        self._hooks = []
+
+    @torch.no_grad()
+    def apply(self, model: nn.Module, momentum: float) -> nn.Module:
+        """Load the averages kept at ``momentum`` into ``model``'s BN layers (``model`` is a
+        copy of the tracked one: same layers in the same order); returns it in evaluation mode."""
+        if momentum not in self.mean:
+            raise ValueError(f"momentum {momentum} was not tracked; tracked: {self.momenta}")
+        layers = _bns(model)
+        if len(layers) != len(self.layers):
+            raise ValueError(
+                f"the model has {len(layers)} BN layers, the tracked one {len(self.layers)}: "
+                "apply the statistics to a copy of the tracked model"
+            )
+        for layer, mean, var in zip(layers, self.mean[momentum], self.var[momentum]):
+            layer.running_mean.copy_(mean)
+            layer.running_var.copy_(var)
+        return model.eval()
+
+
+@torch.no_grad()
+def accuracy_in_train_mode(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, sort_by_class=False
+) -> tuple[float, bool]:
+    """Test accuracy as if ``model.eval()`` had been forgotten: the test digits in batches of
+    ``batch_size`` (in class order with ``sort_by_class``), each normalized with its own
+    statistics. Returns ``(accuracy, changed)``, ``changed`` telling whether those forward
+    passes rewrote the running statistics; the model's state and mode are restored."""
+    batch_size = _validate.integer("batch_size", batch_size, 1)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    was_training = model.training
+    order = (
+        torch.argsort(y.cpu(), stable=True).to(y.device)
+        if sort_by_class
+        else torch.arange(len(y), device=y.device)
+    )
+    model.train()
+    correct = 0
+    try:
+        for i in range(0, len(y), batch_size):
+            idx = order[i : i + batch_size]
+            correct += int((model(x[idx]).argmax(1) == y[idx]).sum())
+        changed = any(not torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+    finally:
+        model.load_state_dict(state)  # undo the running-statistics updates this caused
+        model.train(was_training)
+    return correct / len(y), changed
+
+
+def norm_batch_sweep(
+    make_model: Callable[[str], nn.Module],
+    data: dict,
+    *,
+    norms: Sequence[str] = ("batch", "group"),
+    batch_sizes: Sequence[int] = (2, 32),
+    seeds: int = 3,
+    images: int = 4000,
+    lr: float = 0.05,
+    lr_batch: int = 32,
+    momentum: float = 0.9,
+    device=None,
+    desc: str = "",
+) -> dict:
+    """Train ``make_model(norm)`` for every normalization in ``norms`` at every batch size,
+    seeds ``0 .. seeds-1``, and return ``{(norm, batch_size): [test accuracy per seed]}``, the
+    accuracy measured in evaluation mode (BN with its running averages).
+
+    Every run sees the same number of training ``images`` (so a batch of 2 takes 16 times the
+    steps of a batch of 32), with SGD (``momentum``) at the learning rate scaled linearly with
+    the batch, ``lr · batch_size / lr_batch`` (Wu and He's rule, after Goyal et al.). Seed *s*
+    fixes the initialization and the order of the images, so runs with one seed are paired."""
+    seeds = _validate.integer("seeds", seeds, 1)
+    images = _validate.integer("images", images, 1)
+    lr = _validate.real("lr", lr, positive=True)
+    lr_batch = _validate.integer("lr_batch", lr_batch, 1)
+    from ..runtime import device as default_device
+
+    dev = device or default_device()
+    out: dict = {}
+    for norm in norms:
+        for bs in batch_sizes:
+            bs = _validate.integer("batch size", bs, 1)
+            out[norm, bs] = []
+            for seed in range(seeds):
+                seed_everything(seed)
+                model = make_model(norm).to(dev)
+                rate = lr * bs / lr_batch
+                hist = fit_steps(
+                    model,
+                    data,
+                    steps=max(1, images // bs),
+                    batch_size=bs,
+                    optimizer=torch.optim.SGD(model.parameters(), lr=rate, momentum=momentum),
+                    seed=seed,
+                    device=dev,
+                    desc=f"{desc} {norm} norm, batch {bs}, seed {seed}".strip(),
+                )
+                # fit evaluates the test digits at the end, in evaluation mode
+                out[norm, bs].append(hist.val_acc[-1] if hist.val_acc else 0.0)
     return out
 
 

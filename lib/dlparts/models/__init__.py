@@ -2,5 +2,6 @@
 
 from .alexnet import *  # noqa: F403
 from .classic import *  # noqa: F403
+from .mlp import *  # noqa: F403
 from .pointnet import *  # noqa: F403
 from .resnet import *  # noqa: F403

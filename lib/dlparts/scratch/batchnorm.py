@@ -11,6 +11,9 @@ running statistics in place, exactly as ``torch.nn.functional.batch_norm`` does:
 Keras's ``momentum`` weigh the old one.) Evaluation mode normalizes with the running statistics
 and changes nothing.
 
+Layer and group normalization, which take their statistics per example instead, are in
+:mod:`dlparts.scratch.norm`, which also exports these two functions.
+
 Shapes:
     x: ``(N, D)`` (a fully connected layer: statistics per feature over the ``N`` rows) or
     ``(N, C, H, W)`` (a convolutional layer: statistics per channel over ``N * H * W`` values).
@@ -20,6 +23,8 @@ Shapes:
 from __future__ import annotations
 
 import numpy as np
+
+from .. import _validate
 
 
 def _check(x, gamma, beta, running_mean, running_var, momentum, eps, training):
@@ -53,10 +58,9 @@ def _check(x, gamma, beta, running_mean, running_var, momentum, eps, training):
                 f"{name} must be a writable NumPy array (it is updated in place), "
                 f"got {type(v).__name__}; pass np.zeros(C) / np.ones(C), or None to skip it."
             )
-    if not 0.0 <= float(momentum) <= 1.0:
-        raise ValueError(f"momentum must lie in [0, 1] (PyTorch's convention), got {momentum}")
-    if not float(eps) > 0.0:
-        raise ValueError(f"eps must be positive (it keeps 1/sqrt(var + eps) finite), got {eps}")
+    # momentum: PyTorch's convention, the weight of the new batch in [0, 1]
+    _validate.real("momentum", momentum, minimum=0.0, maximum=1.0)
+    _validate.real("eps", eps, positive=True)  # it keeps 1/sqrt(var + eps) finite
     if training:
         m = x.size // features if features else 0
         if m <= 1:

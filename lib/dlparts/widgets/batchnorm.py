@@ -1,7 +1,7 @@
 """Per-layer histograms of the sigmoid inputs of two networks (without and with batch
 normalization) as training proceeds: a static figure for the book and a slider for the notebook.
 
-Both take runs from :func:`dlparts.bn_experiments.train_mlp` with ``n_snapshots > 0``.
+Both take runs from :func:`dlparts.experiments.batchnorm.train_mlp` with ``n_snapshots > 0``.
 """
 
 from __future__ import annotations
