@@ -95,3 +95,70 @@ def test_predict_parts_respects_the_class():
     ranges = [range(0, 2), range(2, 3)]
     pred = X.predict_parts(Fixed(), torch.zeros(2, 4, 3), torch.tensor([0, 1]), ranges, 3)
     assert pred.tolist() == [[1] * 4, [2] * 4]
+
+
+def test_instance_miou_conventions():
+    ranges = [range(0, 2), range(2, 5)]
+    y = torch.tensor([0, 1])
+    truth = torch.tensor([[0, 0, 1, 1], [2, 2, 3, 3]])
+    # perfect: 1; in shape 1 part 4 is absent from prediction and truth and counts as IoU 1
+    assert X.instance_miou(truth, truth, y, ranges) == 1.0
+    # disjoint: every part present in one of them has IoU 0
+    swapped = torch.tensor([[1, 1, 0, 0], [3, 3, 2, 2]])
+    assert X.instance_miou(swapped, truth, y, ranges) == pytest.approx((0.0 + 1 / 3) / 2)
+    # the absent part 4 is the only one scored 1 in shape 1: (0 + 0 + 1) / 3
+    assert X.instance_miou(swapped[1:], truth[1:], y[1:], ranges) == pytest.approx(1 / 3)
+    # predicting the absent part costs it its IoU of 1
+    pred = torch.tensor([[2, 2, 3, 4]])
+    assert X.instance_miou(pred, truth[1:], y[1:], ranges) == pytest.approx((1 + 0.5 + 0) / 3)
+
+
+@pytest.mark.parametrize(
+    "pred, parts, y, match",
+    [
+        (torch.zeros(2, 4), torch.zeros(2, 5), torch.tensor([0, 1]), "both be"),
+        (torch.zeros(2, 4), torch.zeros(2, 4), torch.tensor([0]), "one class label"),
+        (torch.zeros(2, 4), torch.zeros(2, 4), torch.tensor([0, 2]), "class labels must"),
+        (torch.zeros(0, 4), torch.zeros(0, 4), torch.tensor([]), "B >= 1"),
+    ],
+)
+def test_instance_miou_refuses_mismatched_inputs(pred, parts, y, match):
+    with pytest.raises(ValueError, match=match):
+        X.instance_miou(pred, parts, y, [range(0, 2), range(2, 3)])
+
+
+def test_presets_build_the_networks():
+    from dlparts.arith import count_params
+    from dlparts.models import PointNet2Cls, PointNet2Seg, PointNetSeg
+
+    x = torch.randn(2, 40, 3)
+    assert PointNetCls(12, **X.SMALL).eval()(x).shape == (2, 12)
+    assert PointNetSeg(7, **X.SMALL_SEG).eval()(x).shape == (2, 7, 40)
+    assert PointNet2Seg(7, **X.SMALL_PP_SEG).eval()(torch.randn(2, 80, 3)).shape == (2, 7, 80)
+    digits = PointNet2Cls(10, **X.DIGITS_PP).eval()
+    assert digits(torch.randn(2, 16, 2)).shape == (2, 10)  # fewer points than centroids is fine
+    assert count_params(PointNetCls(12, **X.SMALL)) < count_params(PointNetCls(12)) / 10
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(epochs=True), "epochs"),
+        (dict(epochs=1.5), "epochs"),
+        (dict(epochs=1, lr=0), "lr"),
+        (dict(epochs=1, batch_size=0), "batch_size"),
+        (dict(epochs=1, reg=-1.0), "reg"),
+    ],
+)
+def test_train_pointnet_refuses_bad_arguments(kw, match):
+    x, y = _toy()
+    with pytest.raises(ValueError, match=match):
+        X.train_pointnet(_tiny(), (x, y), progress=False, **kw)
+
+
+def test_train_pointnet_refuses_mismatched_data():
+    x, y = _toy()
+    with pytest.raises(ValueError, match="same, non-zero length"):
+        X.train_pointnet(_tiny(), (x, y[:-1]), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="pair"):
+        X.train_pointnet(_tiny(), x, epochs=1, progress=False)

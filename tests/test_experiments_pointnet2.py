@@ -100,3 +100,20 @@ def test_permutation_change_pointnet_is_exact_and_ssg_is_not():
 
 def test_forward_seconds_positive():
     assert E.forward_seconds(E.make_model("ssg", 3), torch.randn(2, 32, 3), repeats=2) > 0
+
+
+def test_ssg_and_msg_accept_sets_sparser_than_their_centroids():
+    x = torch.randn(2, 16, 3)  # the density tests go down to 16 points; SSG has 32 centroids
+    for arch in ("ssg", "msg"):
+        assert E.make_model(arch, 4).eval()(x).shape == (2, 4)
+
+
+def test_experiment_arguments_are_checked(tiny):
+    with pytest.raises(ValueError, match="steps"):
+        E.train_variant("PointNet", tiny, steps=2.0)
+    with pytest.raises(ValueError, match="floor"):
+        E.density_gradient(torch.randn(1, 8, 3), floor=True)
+    with pytest.raises(ValueError, match="no points"):
+        E.density_gradient(torch.zeros(1, 0, 3))
+    with pytest.raises(ValueError, match="counts"):
+        E.density_tests(torch.randn(2, 8, 3), [4, 0])

@@ -13,6 +13,7 @@ from dlparts.data import (
     SHAPE_CLASSES,
     load_modelnet40,
     make_shapes,
+    mnist_point_split,
     mnist_to_points,
     sample_shape,
     shapes_split,
@@ -151,3 +152,50 @@ def test_modelnet_missing_says_where(tmp_path):
         load_modelnet40(root=tmp_path / "nowhere")
     with pytest.raises(ValueError, match="split"):
         load_modelnet40("val", root=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: sample_shape("cube", 0), "n_points"),
+        (lambda: sample_shape("cube", True), "n_points"),
+        (lambda: sample_shape("cube", 10.0), "n_points"),
+        (lambda: sample_shape("cube", 10, stretch=(1.2, 0.8)), "low <= high"),
+        (lambda: sample_shape("cube", 10, stretch=(0, 1)), "stretch"),
+        (lambda: sample_shape("cube", 10, noise=-0.1), "noise"),
+        (lambda: make_shapes(0), "n_per_class"),
+        (lambda: make_shapes(1, n_points=-3), "n_points"),
+        (lambda: make_shapes(1, rotate="x"), "rotate"),
+        (lambda: shapes_split(n_test_per_class=0), "n_test_per_class"),
+        (lambda: mnist_to_points(np.zeros((2, 28, 28)), n_points=0), "n_points"),
+        (lambda: mnist_to_points(np.zeros((0, 28, 28))), "at least one"),
+        (lambda: mnist_to_points(np.zeros((1, 28, 28)), threshold=1.0), "threshold"),
+        (lambda: mnist_to_points(np.full((1, 28, 28), np.nan)), "NaN"),
+        (lambda: mnist_point_split(n_train=2.5), "n_train"),
+        (lambda: mnist_point_split(n_test=True), "n_test"),
+    ],
+)
+def test_bad_sizes_are_refused(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_numpy_integers_are_valid_sizes():
+    a = make_shapes(np.int64(1), np.int32(16), seed=0, classes=("cube",))
+    b = make_shapes(1, 16, seed=0, classes=("cube",))
+    assert torch.equal(a["x"], b["x"])
+    assert sample_shape("cone", np.int64(8), 0)[0].shape == (8, 3)
+
+
+def test_modelnet_bad_sizes_and_paths(tmp_path):
+    write_txt(tmp_path)
+    with pytest.raises(ValueError, match="n_points"):
+        load_modelnet40("train", n_points=0, root=tmp_path)
+    with pytest.raises(ValueError, match="max_per_class"):
+        load_modelnet40("train", n_points=5, root=tmp_path, max_per_class=0)
+    from dlparts.data import load_modelnet40_h5, load_modelnet40_txt
+
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        load_modelnet40_txt(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        load_modelnet40_h5(tmp_path / "nowhere")

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validate import integer
+from ..points import normalize_unit_sphere
 from .paths import full_data_dir
 
 __all__ = [
@@ -47,11 +49,17 @@ def _check_split(split):
 
 
 def _normalize(x):
-    c = x[..., :3] - x[..., :3].mean(-2, keepdims=True)
-    r = np.linalg.norm(c, axis=-1).max(-1)[..., None, None]
+    """Centre and scale the coordinates (the first 3 columns) of each shape; normals stay."""
     x = x.copy()
-    x[..., :3] = c / np.maximum(r, 1e-12)
+    x[..., :3] = normalize_unit_sphere(x[..., :3])
     return x
+
+
+def _check_sizes(n_points, max_per_class):
+    n_points = integer("n_points", n_points, minimum=1)
+    if max_per_class is not None:
+        max_per_class = integer("max_per_class", max_per_class, minimum=1)
+    return n_points, max_per_class
 
 
 def _names(path: Path):
@@ -76,7 +84,10 @@ def load_modelnet40_txt(
     import torch
 
     _check_split(split)
+    n_points, max_per_class = _check_sizes(n_points, max_per_class)
     root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a folder (expected modelnet40_normal_resampled/)")
     names_file, split_file = root / "modelnet40_shape_names.txt", root / f"modelnet40_{split}.txt"
     for f in (names_file, split_file):
         if not f.is_file():
@@ -105,6 +116,8 @@ def load_modelnet40_txt(
             raise ValueError(f"{f}: need {n_points} rows of at least {cols} values, got {a.shape}")
         xs.append(a[:n_points, :cols])
         ys.append(index[cls])
+    if not xs:
+        raise ValueError(f"{split_file} lists no shapes")
     x = np.stack(xs)
     if normalize:
         x = _normalize(x)
@@ -123,7 +136,10 @@ def load_modelnet40_h5(root, split="train", n_points=1024, max_per_class=None, n
     import torch
 
     _check_split(split)
+    n_points, max_per_class = _check_sizes(n_points, max_per_class)
     root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a folder (expected modelnet40_ply_hdf5_2048/)")
     files = sorted(root.glob(f"ply_data_{split}*.h5"))
     if not files:
         raise FileNotFoundError(f"no ply_data_{split}*.h5 files in {root}")
@@ -174,6 +190,7 @@ def load_modelnet40(
     if fmt not in ("auto", "txt", "h5"):
         raise ValueError(f"fmt must be 'auto', 'txt' or 'h5', got {fmt!r}")
     _check_split(split)
+    _check_sizes(n_points, max_per_class)
     base = Path(root) if root is not None else full_data_dir()
     for f in ("txt", "h5") if fmt == "auto" else (fmt,):
         for folder in (base / MODELNET40_FORMATS[f], base):

@@ -17,6 +17,9 @@ import math
 
 import numpy as np
 
+from .._validate import integer, probability, real
+from ..points import normalize_unit_sphere
+
 __all__ = [
     "PART_NAMES",
     "SEG_CLASSES",
@@ -249,6 +252,16 @@ def _rotation(rng, mode):
     raise ValueError(f"rotate must be None, 'z' or 'so3', got {mode!r}")
 
 
+def _check_stretch(stretch):
+    if not (isinstance(stretch, tuple | list) and len(stretch) == 2):
+        raise ValueError(f"stretch must be a (low, high) pair of factors, got {stretch!r}")
+    lo = real("stretch[0]", stretch[0], positive=True)
+    hi = real("stretch[1]", stretch[1], positive=True)
+    if lo > hi:
+        raise ValueError(f"stretch must be (low, high) with low <= high, got {stretch!r}")
+    return lo, hi
+
+
 def sample_shape(name, n_points=512, rng=None, rotate="z", stretch=(0.75, 1.25), noise=0.01):
     """One shape as a point set.
 
@@ -267,14 +280,14 @@ def sample_shape(name, n_points=512, rng=None, rotate="z", stretch=(0.75, 1.25),
     """
     if name not in SHAPE_CLASSES:
         raise ValueError(f"unknown shape {name!r}; choose one of {SHAPE_CLASSES}")
-    if not isinstance(n_points, int) or n_points < 1:
-        raise ValueError(f"n_points must be a positive int, got {n_points!r}")
+    n_points = integer("n_points", n_points, minimum=1)
+    lo, hi = _check_stretch(stretch)
+    noise = real("noise", noise, minimum=0.0)
     rng = np.random.default_rng(rng)
     pts, parts = _sample_canonical(name, n_points, rng)
-    pts = pts * rng.uniform(stretch[0], stretch[1], size=3)
+    pts = pts * rng.uniform(lo, hi, size=3)
     pts = pts @ _rotation(rng, rotate).T
-    pts = pts - pts.mean(0)
-    pts = pts / max(float(np.linalg.norm(pts, axis=1).max()), 1e-12)
+    pts = normalize_unit_sphere(pts[None])[0]
     pts = pts + rng.normal(scale=noise, size=pts.shape) if noise else pts
     order = rng.permutation(n_points)
     return pts[order].astype(np.float32), parts[order]
@@ -302,8 +315,11 @@ def make_shapes(
     bad = [c for c in classes if c not in SHAPE_CLASSES]
     if bad:
         raise ValueError(f"unknown classes {bad}; choose from {SHAPE_CLASSES}")
-    if not isinstance(n_per_class, int) or n_per_class < 1:
-        raise ValueError(f"n_per_class must be a positive int, got {n_per_class!r}")
+    n_per_class = integer("n_per_class", n_per_class, minimum=1)
+    n_points = integer("n_points", n_points, minimum=1)
+    _check_stretch(stretch)
+    real("noise", noise, minimum=0.0)
+    _rotation(np.random.default_rng(0), rotate)  # refuses an unknown rotate before any work
     offsets = part_offsets(classes)
     rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(len(classes)), n_per_class)
@@ -329,7 +345,9 @@ def shapes_split(n_train_per_class=100, n_test_per_class=50, n_points=512, seed=
     Returns a dict with ``x_train``, ``y_train``, ``parts_train``, ``x_test``, ``y_test``,
     ``parts_test``, ``classes`` and ``part_names``; ``kwargs`` go to :func:`make_shapes`.
     """
-    s_train, s_test = np.random.SeedSequence(seed).spawn(2)
+    n_train_per_class = integer("n_train_per_class", n_train_per_class, minimum=1)
+    n_test_per_class = integer("n_test_per_class", n_test_per_class, minimum=1)
+    s_train, s_test = np.random.SeedSequence(integer("seed", seed, minimum=0)).spawn(2)
     tr = make_shapes(n_train_per_class, n_points, int(s_train.generate_state(1)[0]), **kwargs)
     te = make_shapes(n_test_per_class, n_points, int(s_test.generate_state(1)[0]), **kwargs)
     out = {f"{k}_train": tr[k] for k in ("x", "y", "parts")}
@@ -359,6 +377,14 @@ def mnist_to_points(images, n_points=256, threshold=0.5, seed=0):
         a = a[:, 0]
     if a.ndim != 3:
         raise ValueError(f"images must be (N, H, W) or (N, 1, H, W), got shape {a.shape}")
+    if a.shape[0] == 0 or a.shape[1] == 0 or a.shape[2] == 0:
+        raise ValueError(f"images must hold at least one non-empty image, got shape {a.shape}")
+    n_points = integer("n_points", n_points, minimum=1)
+    threshold = probability("threshold", threshold)
+    if not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
+        raise ValueError(f"images must hold real pixel values, got dtype {a.dtype}")
+    if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
+        raise ValueError("images contain NaN or infinite pixel values; repair them first")
     a = a.astype(np.float32) / (255.0 if a.dtype == np.uint8 or a.max() > 1.0 else 1.0)
     h, w = a.shape[1:]
     rng = np.random.default_rng(seed)
@@ -381,6 +407,9 @@ def mnist_point_split(n_train=4000, n_test=1000, n_points=256, seed=0, threshold
     images ``img_train``/``img_test`` (N, 1, 28, 28) they came from."""
     from .mnist import mnist_split
 
+    n_train = integer("n_train", n_train, minimum=1)
+    n_test = integer("n_test", n_test, minimum=1)
+    seed = integer("seed", seed, minimum=0)
     d = mnist_split(n_train=n_train, n_val=0, n_test=n_test, seed=seed)
     return {
         "x_train": mnist_to_points(d["x_train"], n_points, threshold, seed),

@@ -7,6 +7,12 @@ recipe, :func:`final_accuracies` runs it over seeds. For segmentation, :func:`pr
 restricts each point's prediction to the parts of its shape's class (as the papers score it),
 :func:`instance_miou` is the papers' instance mIoU and :func:`majority_part_baseline` the score
 of a constant prediction, the floor a trained network has to clear.
+
+Width presets (keyword arguments for the models; the models' defaults are the papers' widths):
+:data:`SMALL` (the narrow PointNet classifier of notebooks 01 and 04), :data:`SMALL_SEG` (the
+same encoder for segmentation), :data:`SMALL_PP_SEG` (a narrow PointNet++ segmenter) and
+:data:`DIGITS_PP` (a narrow PointNet++ for 2-D digits). Parameter counts:
+:func:`dlparts.arith.count_params`.
 """
 
 from __future__ import annotations
@@ -16,7 +22,68 @@ import torch
 
 from .. import points as P
 from .. import runtime
+from .._validate import integer, real
 from ..train import History, evaluate, fit
+
+__all__ = [
+    "DIGITS_PP",
+    "SMALL",
+    "SMALL_ENCODER",
+    "SMALL_PP_SEG",
+    "SMALL_SEG",
+    "augment",
+    "class_part_ranges",
+    "final_accuracies",
+    "instance_miou",
+    "majority_part_baseline",
+    "predict_parts",
+    "train_pointnet",
+]
+
+#: A narrow PointNet encoder (both T-Nets): shared MLPs (32, 32) and (32, 64, 256), T-Nets
+#: (32, 64, 128) then (64, 32). The paper's are (64, 64), (64, 128, 1024), (64, 128, 1024), (512, 256).
+SMALL_ENCODER = dict(mlp1=(32, 32), mlp2=(32, 64, 256), tnet_mlp=(32, 64, 128), tnet_fc=(64, 32))
+
+#: :class:`~dlparts.models.PointNetCls` at :data:`SMALL_ENCODER` widths, head (128, 64).
+SMALL = dict(SMALL_ENCODER, fc=(128, 64))
+
+#: :class:`~dlparts.models.PointNetSeg` at :data:`SMALL_ENCODER` widths, per-point head (128, 64).
+SMALL_SEG = dict(SMALL_ENCODER, seg_mlp=(128, 64))
+
+#: A narrow :class:`~dlparts.models.PointNet2Seg`: 64 then 16 centroids, radii 0.2 and 0.4.
+SMALL_PP_SEG = dict(
+    npoints=(64, 16),
+    radii=(0.2, 0.4),
+    nsamples=(16, 16),
+    mlps=((32, 32, 64), (64, 64, 128)),
+    global_mlp=(128, 256),
+    fp_mlps=((128, 128), (128, 64), (64, 64)),
+)
+
+#: A narrow :class:`~dlparts.models.PointNet2Cls` for 2-D digits (``in_dim=2``): 32 then 8
+#: centroids; a digit with fewer points than 32 uses all its points as centroids.
+DIGITS_PP = dict(
+    in_dim=2,
+    npoints=(32, 8),
+    radii=(0.2, 0.4),
+    nsamples=(8, 8),
+    mlps=((32, 32, 64), (64, 64, 128)),
+    global_mlp=(128, 256),
+    fc=(128, 64),
+    fewer_points="all",
+)
+
+
+def _check_xy(name, data):
+    if not (isinstance(data, tuple | list) and len(data) == 2):
+        raise ValueError(f"{name} must be a pair (x, y), got {type(data).__name__}")
+    x, y = data
+    if not (torch.is_tensor(x) and torch.is_tensor(y)) or len(x) != len(y) or len(x) == 0:
+        raise ValueError(
+            f"{name} must be a pair of tensors (x, y) with the same, non-zero length, got "
+            f"lengths {len(x) if hasattr(x, '__len__') else '?'} and "
+            f"{len(y) if hasattr(y, '__len__') else '?'}"
+        )
 
 
 def augment(x: torch.Tensor) -> torch.Tensor:
@@ -45,9 +112,19 @@ def train_pointnet(
     ``orthogonality_loss()`` (a PointNet with a feature transform), ``reg`` times that loss
     added (the paper's 0.001; ``reg=0`` turns it off). ``val = (x, y)`` is evaluated at each
     epoch's end (classification only: ``History.val_acc``).
+
+    The regularizer reads the feature transform of the forward pass just made (through the
+    model's ``orthogonality_loss()``, since :func:`dlparts.train.fit` hands the loss only the
+    logits).
     """
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    epochs = integer("epochs", epochs, minimum=1)
+    lr = real("lr", lr, positive=True)
+    batch_size = integer("batch_size", batch_size, minimum=1)
+    reg = real("reg", reg, minimum=0.0)
+    seed = integer("seed", seed)
+    _check_xy("train", train)
+    if val is not None:
+        _check_xy("val", val)
     runtime.seed_everything(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
@@ -91,6 +168,9 @@ def final_accuracies(make, train, val, seeds, **kwargs) -> list[float]:
 
 def class_part_ranges(classes, part_names, offsets) -> list[range]:
     """For each class (in label order) the range of its global part ids."""
+    missing = [c for c in classes if c not in part_names or c not in offsets]
+    if missing:
+        raise ValueError(f"classes {missing} have no entry in part_names or offsets")
     return [range(offsets[c], offsets[c] + len(part_names[c])) for c in classes]
 
 
@@ -101,6 +181,13 @@ def predict_parts(model, x, y, ranges, n_parts: int, batch_size: int = 64) -> to
     ``model(x)`` gives logits ``(B, n_parts, N)``; ``ranges[k]`` are the part ids of class ``k``.
     The model is put in eval mode.
     """
+    _check_labels(y, ranges, len(x))
+    batch_size = integer("batch_size", batch_size, minimum=1)
+    n_parts = integer("n_parts", n_parts, minimum=1)
+    if max(r.stop for r in ranges) > n_parts:
+        raise ValueError(
+            f"ranges name part ids up to {max(r.stop for r in ranges) - 1}, but n_parts={n_parts}"
+        )
     model.eval()
     dev = next(model.parameters()).device
     logits = torch.cat(
@@ -112,9 +199,34 @@ def predict_parts(model, x, y, ranges, n_parts: int, batch_size: int = 64) -> to
     return (logits + mask[:, :, None]).argmax(1)
 
 
+def _check_labels(y, ranges, n):
+    y = torch.as_tensor(y)
+    if y.shape != (n,):
+        raise ValueError(
+            f"y must hold one class label per shape, shape ({n},), got {tuple(y.shape)}"
+        )
+    if n and (int(y.min()) < 0 or int(y.max()) >= len(ranges)):
+        raise ValueError(
+            f"class labels must be in 0..{len(ranges) - 1} (one range per class), got "
+            f"{int(y.min())}..{int(y.max())}"
+        )
+
+
 def instance_miou(pred, parts, y, ranges) -> float:
     """The papers' instance mIoU: per shape, the IoU of each part of its class (1 for a part
-    absent from both prediction and truth), averaged over the parts, then over the shapes."""
+    absent from both prediction and truth, as in PointNet's evaluation code), averaged over the
+    parts, then over the shapes.
+
+    Shape: ``pred``, ``parts`` (B, N) part ids; ``y`` (B,) class labels; ``ranges[k]`` the part
+    ids of class ``k`` (:func:`class_part_ranges`).
+    """
+    pred, parts = torch.as_tensor(pred), torch.as_tensor(parts)
+    if pred.shape != parts.shape or pred.dim() != 2 or len(pred) == 0:
+        raise ValueError(
+            "pred and parts must both be (B, N) part ids with B >= 1, got "
+            f"{tuple(pred.shape)} and {tuple(parts.shape)}"
+        )
+    _check_labels(y, ranges, len(pred))
     ious = []
     for p, t, k in zip(pred, parts, y):
         per_part = []

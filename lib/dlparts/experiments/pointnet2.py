@@ -24,6 +24,7 @@ import torch
 
 from .. import points as P
 from .. import runtime
+from .._validate import integer, real
 from ..models import PointNet2Cls, PointNetCls
 from ..train import evaluate, fit
 
@@ -44,7 +45,8 @@ __all__ = [
 ]
 
 #: PointNet++ single-scale grouping, small: 32 then 8 centroids, radii 0.4 and 0.8 (in the unit
-#: sphere), 8 neighbours each, narrow mini-PointNets, no dropout in the head.
+#: sphere), 8 neighbours each, narrow mini-PointNets, no dropout in the head. A set with fewer
+#: points than a level's centroids (the density tests go down to 16) uses all its points.
 SSG = dict(
     npoints=(32, 8),
     radii=(0.4, 0.8),
@@ -53,6 +55,7 @@ SSG = dict(
     global_mlp=(64, 128),
     fc=(64,),
     dropout=0.0,
+    fewer_points="all",
 )
 
 #: Multi-scale grouping on the same centroids: two radii per level (half and all of SSG's),
@@ -118,8 +121,12 @@ def train_variant(
     """
     if name not in VARIANTS:
         raise ValueError(f"unknown variant {name!r}; choose from {list(VARIANTS)}")
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    steps = integer("steps", steps, minimum=1)
+    seed = integer("seed", seed)
+    lr = real("lr", lr, positive=True)
+    batch_size = integer("batch_size", batch_size, minimum=1)
+    if eval_every is not None:
+        eval_every = integer("eval_every", eval_every, minimum=1)
     arch, transform = VARIANTS[name]
     runtime.seed_everything(seed)
     model = make_model(arch, len(data["classes"]))
@@ -152,9 +159,9 @@ def density_gradient(x: torch.Tensor, floor: float = 0.05, generator=None) -> to
     on one side of the shape to ``floor`` on the other; dropped points become copies of the
     densest end's point, so the tensor keeps its shape (B, N, 3) and a max pooling ignores them.
     """
-    P._check_points("x", x)
-    if not 0 <= floor <= 1:
-        raise ValueError(f"floor must be in [0, 1], got {floor}")
+    x = P._check_points("x", x, nonempty=True)
+    floor = real("floor", floor, minimum=0.0, maximum=1.0)
+    P._check_generator(generator)
     b, n, d = x.shape
     direction = torch.randn(b, 1, d, generator=generator)
     direction = direction / direction.norm(dim=-1, keepdim=True)
@@ -171,7 +178,8 @@ def density_gradient(x: torch.Tensor, floor: float = 0.05, generator=None) -> to
 def density_tests(x_test: torch.Tensor, counts, seed: int = 0) -> dict[str, torch.Tensor]:
     """The test sets of the density experiment: ``"{c} points"`` for each count ``c`` (a random
     subset of each shape, as in the paper's Figure 4) and ``"density gradient"``."""
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(integer("seed", seed))
+    counts = [integer("counts[]", c, minimum=1) for c in counts]
     tests = {f"{c} points": P.drop_points(x_test, c, generator=gen) for c in counts}
     tests["density gradient"] = density_gradient(x_test, generator=gen)
     return tests
@@ -224,6 +232,7 @@ def permutation_change(model, x: torch.Tensor, seed: int = 1) -> dict[str, float
 
     Returns ``{"max logit change": ..., "changed": fraction of predictions that change}``.
     """
+    x = P._check_points("x", x, nonempty=True)
     model.eval()
     dev = next(model.parameters()).device
     perm = torch.randperm(x.shape[1], generator=torch.Generator().manual_seed(seed))
@@ -240,6 +249,7 @@ def forward_seconds(model, x: torch.Tensor, repeats: int = 3) -> float:
     """The fastest of ``repeats`` timed forward passes of ``model`` over ``x`` (in seconds).
 
     The minimum is the least disturbed by other work on the machine."""
+    repeats = integer("repeats", repeats, minimum=1)
     model.eval()
     dev = next(model.parameters()).device
     xd = x.to(dev)

@@ -11,8 +11,12 @@ centroids (farthest point sampling), groups the points within a radius (ball que
 each group with a mini-PointNet. Multi-scale grouping (MSG) concatenates groups of several radii;
 feature propagation interpolates features back to every point for segmentation.
 
-All models take points as ``(B, N, D)`` (``D = 3``, or 2 for digits) and are vectorized: the only
-Python loop is farthest point sampling's loop over the *chosen* centroids.
+All models take points as ``(B, N, D)`` (``D = 3``, or 2 for digits; points first, coordinates
+last, also for :class:`TNet`, :class:`SetAbstraction` and :class:`FeaturePropagation`) and are
+vectorized: the only Python loop is farthest point sampling's loop over the *chosen* centroids.
+Inputs are checked: a channels-first tensor ``(B, D, N)``, an empty set, NaN or infinite
+coordinates get a ``ValueError`` that says what to do; integer coordinates are converted to
+torch's default float dtype.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..points import ball_query, farthest_point_sample, index_points, interpolate
+from .._validate import finite_array, integer, real
+from ..points import _ball_query, _fps, _interpolate, index_points
 
 __all__ = [
     "FeaturePropagation",
@@ -63,12 +68,27 @@ def fc_head(channels, num_out: int, dropout: float = 0.0) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _check_input(x, in_dim):
+def _check_input(x, in_dim, name="x", what="coordinates", finite=True):
+    """``x`` as a floating ``(B, N, in_dim)`` tensor with ``N >= 1``, or a ``ValueError``."""
     if not torch.is_tensor(x) or x.dim() != 3 or x.shape[-1] != in_dim:
         shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
+        hint = ""
+        if torch.is_tensor(x) and x.dim() == 3 and x.shape[1] == in_dim:
+            hint = f"; this looks channels-first (B, {in_dim}, N): pass {name}.transpose(1, 2)"
         raise ValueError(
-            f"expected points of shape (B, N, {in_dim}) (batch, points, coordinates), got {shape}"
+            f"{name} must have shape (B, N, {in_dim}) (batch, points, {what}), got {shape}{hint}"
         )
+    if x.dtype == torch.bool or x.is_complex():
+        raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    if not x.is_floating_point():
+        x = x.to(torch.get_default_dtype())
+    if x.shape[1] == 0:
+        raise ValueError(
+            f"{name} has no points (shape {tuple(x.shape)}): each set needs at least one point"
+        )
+    if finite:
+        finite_array(name, x, "Remove or repair those points first.")
+    return x
 
 
 def orthogonality_loss(a: torch.Tensor) -> torch.Tensor:
@@ -84,8 +104,10 @@ class TNet(nn.Module):
     (the last layer starts at zero, so the network starts as "no transform").
 
     Shape:
-        input ``(B, k, N)`` -> output ``(B, k, k)``; ``self.last_argmax`` ``(B, C)`` holds which
-        point won each channel of the max pooling in the last call.
+        input ``(B, N, k)`` (points first, like every model here) -> output ``(B, k, k)``.
+        :meth:`predict` takes the channels-first ``(B, k, N)`` the encoder works in and also
+        returns which point won each channel of the max pooling. ``self.last_argmax`` ``(B, C)``
+        still holds those winners of the last call (kept for older code; prefer :meth:`predict`).
     """
 
     def __init__(self, k: int, mlp=(64, 128, 1024), fc=(512, 256)):
@@ -97,10 +119,16 @@ class TNet(nn.Module):
         nn.init.zeros_(self.head[-1].bias)
         self.last_argmax = None
 
+    def predict(self, h):
+        """Channels-first ``h`` (B, k, N) -> ``(matrix (B, k, k), argmax (B, C))``."""
+        g, arg = self.mlp(h).max(dim=2)
+        self.last_argmax = arg
+        eye = torch.eye(self.k, device=h.device, dtype=h.dtype)
+        return self.head(g).view(-1, self.k, self.k) + eye, arg
+
     def forward(self, x):
-        g, self.last_argmax = self.mlp(x).max(dim=2)
-        eye = torch.eye(self.k, device=x.device, dtype=x.dtype)
-        return self.head(g).view(-1, self.k, self.k) + eye
+        x = _check_input(x, self.k, what="channels")
+        return self.predict(x.transpose(1, 2))[0]
 
 
 class PointNetEncoder(nn.Module):
@@ -149,17 +177,25 @@ class PointNetEncoder(nn.Module):
 
         Returns keys ``point_features`` (B, C, N) before pooling, ``global`` (B, C), ``argmax``
         (B, C) (max pooling only), ``local`` (B, 64, N) aligned local features, ``transforms``
-        (A_in, A_feat) (None where a T-Net is off).
+        (A_in, A_feat) (None where a T-Net is off), ``tnet_argmax`` (the T-Nets' max-pooling
+        winners, None where a T-Net is off or ``transforms`` was given). These internal
+        tensors are channels-first, as the 1x1 convolutions compute them.
         """
-        _check_input(x, self.in_dim)
+        x = _check_input(x, self.in_dim)
         h = x.transpose(1, 2)  # (B, D, N): channels first, as Conv1d wants
-        a_in = a_feat = None
+        a_in = a_feat = arg_in = arg_feat = None
         if self.tnet_in is not None:
-            a_in = self.tnet_in(h) if transforms is None else transforms[0]
+            if transforms is None:
+                a_in, arg_in = self.tnet_in.predict(h)
+            else:
+                a_in = transforms[0]
             h = torch.bmm(a_in.transpose(1, 2), h)  # x @ A, per point
         h = self.mlp1(h)
         if self.tnet_feat is not None:
-            a_feat = self.tnet_feat(h) if transforms is None else transforms[1]
+            if transforms is None:
+                a_feat, arg_feat = self.tnet_feat.predict(h)
+            else:
+                a_feat = transforms[1]
             h = torch.bmm(a_feat.transpose(1, 2), h)
         local = h
         pf = self.mlp2(h)
@@ -173,6 +209,7 @@ class PointNetEncoder(nn.Module):
             "argmax": arg,
             "local": local,
             "transforms": (a_in, a_feat),
+            "tnet_argmax": (arg_in, arg_feat),
         }
 
     def forward(self, x):
@@ -192,7 +229,7 @@ class PointNetEncoder(nn.Module):
         d = self.details(x)
         parts = [d["argmax"][0]]
         if include_tnets:
-            parts += [t.last_argmax[0] for t in (self.tnet_in, self.tnet_feat) if t is not None]
+            parts += [a[0] for a in d["tnet_argmax"] if a is not None]
         return torch.unique(torch.cat(parts))
 
     @torch.no_grad()
@@ -203,6 +240,11 @@ class PointNetEncoder(nn.Module):
         transforms predicted for ``x`` (a T-Net would otherwise react to them). Use eval mode."""
         if x.dim() != 3 or x.shape[0] != 1 or self.pooling != "max":
             raise ValueError("upper_bound_points takes one set (1, N, D) and a max-pooling network")
+        if not torch.is_tensor(candidates) or candidates.dim() != 2:
+            raise ValueError(
+                "candidates must be a tensor of shape (M, D) (one point per row), got "
+                f"{tuple(candidates.shape) if torch.is_tensor(candidates) else type(candidates)}"
+            )
         d = self.details(x)
         pf = self.details(candidates[None].to(x), transforms=d["transforms"])["point_features"]
         ok = (pf[0] <= d["global"][0][:, None]).all(0)
@@ -220,13 +262,19 @@ class PointNetCls(nn.Module):
         fc: hidden widths of the classifier (the paper's (512, 256)).
         dropout: dropout before the last layer(s) (the paper's keep ratio 0.7, i.e. 0.3).
 
-    ``orthogonality_loss()`` gives the regularizer for the feature transform of the last forward
-    pass (weight 0.001 in the paper): ``fit(..., extra_loss=lambda m, out: 1e-3 *
+    The feature-transform regularizer (weight 0.001 in the paper) needs the 64x64 matrix the
+    forward pass predicted: ``logits, a = model(x, return_transform=True)`` returns it, and
+    ``loss = F.cross_entropy(logits, y) + 1e-3 * orthogonality_loss(a)`` (the module-level
+    function; ``a`` is None without a feature transform). For code that only sees the logits,
+    such as :func:`dlparts.train.fit`'s ``extra_loss(model, out)``, ``model.orthogonality_loss()``
+    without an argument still gives the regularizer of the *last* forward pass (the module keeps
+    that matrix until the next call): ``fit(..., extra_loss=lambda m, out: 1e-3 *
     m.orthogonality_loss())``.
 
     Shape:
-        input ``(B, N, in_dim)`` -> logits ``(B, num_classes)``. In eval mode (batch norm uses its
-        running statistics) the output does not depend on the order of the N points.
+        input ``(B, N, in_dim)`` -> logits ``(B, num_classes)`` (with ``return_transform=True``:
+        ``(logits, A_feat (B, 64, 64) or None)``). In eval mode (batch norm uses its running
+        statistics) the output does not depend on the order of the N points.
     """
 
     def __init__(
@@ -250,14 +298,17 @@ class PointNetCls(nn.Module):
         self.head = fc_head((mlp2[-1], *fc), num_classes, dropout)
         self._last_feat_transform = None
 
-    def forward(self, x):
+    def forward(self, x, return_transform: bool = False):
         d = self.encoder.details(x)
-        self._last_feat_transform = d["transforms"][1]
-        return self.head(F.relu(d["global"]))
+        a = self._last_feat_transform = d["transforms"][1]
+        out = self.head(F.relu(d["global"]))
+        return (out, a) if return_transform else out
 
-    def orthogonality_loss(self):
-        """``||I - A A^T||_F^2`` of the last forward pass's feature transform (0 without one)."""
-        a = self._last_feat_transform
+    def orthogonality_loss(self, a=None):
+        """``||I - A A^T||_F^2`` of the feature transform ``a`` (from ``forward(x,
+        return_transform=True)``); without ``a``, that of the last forward pass (0 without a
+        feature transform)."""
+        a = self._last_feat_transform if a is None else a
         return orthogonality_loss(a) if a is not None else torch.zeros(())
 
 
@@ -266,7 +317,8 @@ class PointNetSeg(nn.Module):
     global feature and a shared MLP predicts its part.
 
     Shape: input ``(B, N, in_dim)`` -> logits ``(B, num_parts, N)`` (class dimension second, as
-    ``F.cross_entropy`` wants).
+    ``F.cross_entropy`` wants); ``return_transform=True`` and ``orthogonality_loss`` work as in
+    :class:`PointNetCls`.
     """
 
     def __init__(
@@ -290,12 +342,13 @@ class PointNetSeg(nn.Module):
         )
         self._last_feat_transform = None
 
-    def forward(self, x):
+    def forward(self, x, return_transform: bool = False):
         d = self.encoder.details(x)
-        self._last_feat_transform = d["transforms"][1]
+        a = self._last_feat_transform = d["transforms"][1]
         n = x.shape[1]
         g = F.relu(d["global"])[:, :, None].expand(-1, -1, n)
-        return self.seg(torch.cat([d["local"], g], dim=1))
+        out = self.seg(torch.cat([d["local"], g], dim=1))
+        return (out, a) if return_transform else out
 
     orthogonality_loss = PointNetCls.orthogonality_loss
 
@@ -314,7 +367,7 @@ class PointSetMLP(nn.Module):
         self.net = fc_head((n_points * in_dim, *hidden), num_classes, dropout)
 
     def forward(self, x):
-        _check_input(x, self.in_dim)
+        x = _check_input(x, self.in_dim)
         if x.shape[1] != self.n_points:
             raise ValueError(f"this MLP takes exactly {self.n_points} points, got {x.shape[1]}")
         if self.sort:
@@ -330,59 +383,140 @@ def _per_scale(value, n):
     return tuple(value) if isinstance(value, list | tuple) else (value,) * n
 
 
-class SetAbstraction(nn.Module):
-    """One set abstraction level: sample ``npoint`` centroids by farthest point sampling, group
-    up to ``nsample`` points within ``radius`` of each (ball query), and summarize each group with
-    a mini-PointNet (shared MLP on local coordinates and features, then max pooling).
+_FEWER_POINTS = ("error", "all")
 
-    ``group_all=True`` makes one group of all points (the last level of the classifier).
 
-    Shape:
-        ``forward(xyz, feats)``: ``xyz`` (B, N, D), ``feats`` (B, N, C) or None ->
-        ``new_xyz`` (B, npoint, D), ``new_feats`` (B, npoint, mlp[-1]).
-    """
+class _Grouping(nn.Module):
+    """What both set abstraction levels share: argument checks, centroids and grouping."""
 
-    def __init__(self, npoint, radius, nsample, in_channels, mlp, coord_dim=3, group_all=False):
+    def __init__(self, npoint, in_channels, coord_dim, fewer_points, group_all=False):
         super().__init__()
-        self.npoint, self.radius, self.nsample, self.group_all = npoint, radius, nsample, group_all
-        self.mlp = shared_mlp((in_channels + coord_dim, *mlp), dim=2)
-        self.out_channels = mlp[-1]
+        self.group_all = group_all
+        self.npoint = None if group_all else integer("npoint", npoint, minimum=1)
+        self.in_channels = integer("in_channels", in_channels, minimum=0)
+        self.coord_dim = integer("coord_dim", coord_dim, minimum=1)
+        if fewer_points not in _FEWER_POINTS:
+            raise ValueError(f"fewer_points must be 'error' or 'all', got {fewer_points!r}")
+        self.fewer_points = fewer_points
+
+    def _check(self, xyz, feats):
+        xyz = _check_input(xyz, self.coord_dim, "xyz")
+        if feats is None:
+            if self.in_channels:
+                raise ValueError(
+                    f"this level expects per-point features (B, N, {self.in_channels}), got None"
+                )
+            return xyz, None
+        if self.in_channels == 0:
+            raise ValueError("this level was built without features (in_channels=0); pass None")
+        feats = _check_input(feats, self.in_channels, "feats", "channels", finite=False)
+        if feats.shape[:2] != xyz.shape[:2]:
+            raise ValueError(
+                f"feats {tuple(feats.shape)} must have one row per point of xyz "
+                f"{tuple(xyz.shape)}: (B, N, C) with the same B and N"
+            )
+        return xyz, feats
+
+    def centroids(self, xyz):
+        """``npoint`` centroids by farthest point sampling (B, npoint, D)."""
+        n = xyz.shape[1]
+        m = self.npoint
+        if m > n:
+            if self.fewer_points == "error":
+                raise ValueError(
+                    f"this level samples npoint={m} centroids but the sets have only N={n} "
+                    "points; give more points, a smaller npoint, or build the network with "
+                    "fewer_points='all' (then every point becomes a centroid)"
+                )
+            m = n
+        return index_points(xyz, _fps(xyz, m))
 
     def group(self, xyz, feats, new_xyz, radius, nsample):
         """Groups as ``(B, C + D, nsample, M)``: local coordinates (relative to the centroid)
         concatenated with the points' features."""
-        idx = ball_query(xyz, new_xyz, radius, nsample)  # (B, M, k)
+        idx = _ball_query(xyz, new_xyz, radius, nsample)  # (B, M, k)
         g = index_points(xyz, idx) - new_xyz[:, :, None, :]  # (B, M, k, D)
         if feats is not None:
             g = torch.cat([g, index_points(feats, idx)], dim=-1)
         return g.permute(0, 3, 2, 1)
 
+
+class SetAbstraction(_Grouping):
+    """One set abstraction level: sample ``npoint`` centroids by farthest point sampling, group
+    up to ``nsample`` points within ``radius`` of each (ball query), and summarize each group with
+    a mini-PointNet (shared MLP on local coordinates and features, then max pooling).
+
+    ``group_all=True`` makes one group of all points (the last level of the classifier; then
+    ``npoint``, ``radius`` and ``nsample`` are unused). A set with fewer than ``npoint`` points
+    is refused unless ``fewer_points="all"``, which makes every point a centroid (the density
+    experiments test a network on sparser sets than it was built for).
+
+    Shape:
+        ``forward(xyz, feats)``: ``xyz`` (B, N, D), ``feats`` (B, N, C) or None ->
+        ``new_xyz`` (B, npoint, D), ``new_feats`` (B, npoint, mlp[-1]) (points first, channels
+        last; a channels-first tensor is refused).
+    """
+
+    def __init__(
+        self,
+        npoint,
+        radius,
+        nsample,
+        in_channels,
+        mlp,
+        coord_dim=3,
+        group_all=False,
+        fewer_points="error",
+    ):
+        super().__init__(npoint, in_channels, coord_dim, fewer_points, group_all)
+        if not group_all:
+            radius = real("radius", radius, positive=True)
+            nsample = integer("nsample", nsample, minimum=1)
+        self.radius, self.nsample = radius, nsample
+        self.mlp = shared_mlp((in_channels + coord_dim, *mlp), dim=2)
+        self.out_channels = mlp[-1]
+
     def forward(self, xyz, feats=None):
+        return self._forward(*self._check(xyz, feats))
+
+    def _forward(self, xyz, feats):  # inputs already checked
         if self.group_all:
             new_xyz = xyz.new_zeros(xyz.shape[0], 1, xyz.shape[2])
             g = xyz if feats is None else torch.cat([xyz, feats], dim=-1)
             g = g.permute(0, 2, 1)[:, :, :, None]  # (B, C + D, N, 1)
         else:
-            new_xyz = index_points(xyz, farthest_point_sample(xyz, min(self.npoint, xyz.shape[1])))
+            new_xyz = self.centroids(xyz)
             g = self.group(xyz, feats, new_xyz, self.radius, self.nsample)
         return new_xyz, self.mlp(g).max(dim=2).values.transpose(1, 2)
 
 
-class SetAbstractionMSG(SetAbstraction):
+class SetAbstractionMSG(_Grouping):
     """Multi-scale grouping: the same centroids grouped at several radii, each scale with its own
     mini-PointNet, the features concatenated (robust to non-uniform density).
 
     Shape: as :class:`SetAbstraction`, with ``new_feats`` (B, npoint, sum of the scales' widths).
     """
 
-    def __init__(self, npoint, radii, nsamples, in_channels, mlps, coord_dim=3):
-        nn.Module.__init__(self)
-        self.npoint, self.radii, self.nsamples, self.group_all = npoint, radii, nsamples, False
+    def __init__(
+        self, npoint, radii, nsamples, in_channels, mlps, coord_dim=3, fewer_points="error"
+    ):
+        super().__init__(npoint, in_channels, coord_dim, fewer_points)
+        radii, nsamples, mlps = tuple(radii), tuple(nsamples), tuple(mlps)
+        if not len(radii) == len(nsamples) == len(mlps) >= 1:
+            raise ValueError(
+                "radii, nsamples and mlps need one entry per scale, got "
+                f"{len(radii)}, {len(nsamples)} and {len(mlps)}"
+            )
+        self.radii = tuple(real(f"radii[{i}]", r, positive=True) for i, r in enumerate(radii))
+        self.nsamples = tuple(integer(f"nsamples[{i}]", k, 1) for i, k in enumerate(nsamples))
         self.mlps = nn.ModuleList(shared_mlp((in_channels + coord_dim, *m), dim=2) for m in mlps)
         self.out_channels = sum(m[-1] for m in mlps)
 
     def forward(self, xyz, feats=None):
-        new_xyz = index_points(xyz, farthest_point_sample(xyz, min(self.npoint, xyz.shape[1])))
+        return self._forward(*self._check(xyz, feats))
+
+    def _forward(self, xyz, feats):  # inputs already checked
+        new_xyz = self.centroids(xyz)
         outs = [
             mlp(self.group(xyz, feats, new_xyz, r, k)).max(dim=2).values
             for r, k, mlp in zip(self.radii, self.nsamples, self.mlps)
@@ -393,36 +527,65 @@ class SetAbstractionMSG(SetAbstraction):
 class FeaturePropagation(nn.Module):
     """PointNet++ feature propagation: interpolate the sparse level's features to the dense
     level's points (inverse-distance weights of the 3 nearest), concatenate the dense level's own
-    (skip) features, and apply a shared MLP.
+    (skip) features, and apply a shared MLP. ``coord_dim``: coordinates per point (3, or 2).
 
     Shape: ``forward(xyz_dense (B,N,D), xyz_sparse (B,M,D), feats_dense (B,N,C1) or None,
-    feats_sparse (B,M,C2))`` -> (B, N, mlp[-1]).
+    feats_sparse (B,M,C2))`` -> (B, N, mlp[-1]), with ``C2 + C1 = in_channels``. Every tensor
+    is points first, channels last; a channels-first one is refused.
     """
 
-    def __init__(self, in_channels, mlp):
+    def __init__(self, in_channels, mlp, coord_dim=3):
         super().__init__()
+        self.in_channels = integer("in_channels", in_channels, minimum=1)
+        self.coord_dim = integer("coord_dim", coord_dim, minimum=1)
         self.mlp = shared_mlp((in_channels, *mlp))
 
     def forward(self, xyz_dense, xyz_sparse, feats_dense, feats_sparse):
+        d = self.coord_dim
+        xyz_dense = _check_input(xyz_dense, d, "xyz_dense")
+        xyz_sparse = _check_input(xyz_sparse, d, "xyz_sparse")
+        c1 = 0 if feats_dense is None else feats_dense.shape[-1]
+        c2 = self.in_channels - c1
+        feats_sparse = _check_input(feats_sparse, c2, "feats_sparse", "channels", finite=False)
+        if feats_sparse.shape[:2] != xyz_sparse.shape[:2]:
+            raise ValueError(
+                f"feats_sparse {tuple(feats_sparse.shape)} must have one row per point of "
+                f"xyz_sparse {tuple(xyz_sparse.shape)} (channels last)"
+            )
+        if feats_dense is not None:
+            feats_dense = _check_input(feats_dense, c1, "feats_dense", "channels", finite=False)
+            if feats_dense.shape[:2] != xyz_dense.shape[:2]:
+                raise ValueError(
+                    f"feats_dense {tuple(feats_dense.shape)} must have one row per point of "
+                    f"xyz_dense {tuple(xyz_dense.shape)} (channels last)"
+                )
+        if xyz_sparse.shape[0] != xyz_dense.shape[0]:
+            raise ValueError(
+                f"xyz_dense {tuple(xyz_dense.shape)} and xyz_sparse {tuple(xyz_sparse.shape)} "
+                "need the same batch size"
+            )
+        return self._forward(xyz_dense, xyz_sparse, feats_dense, feats_sparse)
+
+    def _forward(self, xyz_dense, xyz_sparse, feats_dense, feats_sparse):  # already checked
         if xyz_sparse.shape[1] == 1:
             up = feats_sparse.expand(-1, xyz_dense.shape[1], -1)
         else:
-            up = interpolate(xyz_dense, xyz_sparse, feats_sparse, k=3)
+            up = _interpolate(xyz_dense, xyz_sparse, feats_sparse, min(3, xyz_sparse.shape[1]), 2.0)
         if feats_dense is not None:
             up = torch.cat([up, feats_dense], dim=-1)
         return self.mlp(up.transpose(1, 2)).transpose(1, 2)
 
 
-def _levels(msg, npoints, radii, nsamples, mlps, coord_dim, in_channels=0):
+def _levels(msg, npoints, radii, nsamples, mlps, coord_dim, in_channels=0, fewer_points="error"):
     levels, c = [], in_channels
     for npoint, r, k, m in zip(npoints, radii, nsamples, mlps):
         if msg:
             rs = _per_scale(r, 3)
             ks = _per_scale(k, len(rs))
             ms = m if isinstance(m[0], list | tuple) else (m,) * len(rs)
-            level = SetAbstractionMSG(npoint, rs, ks, c, ms, coord_dim)
+            level = SetAbstractionMSG(npoint, rs, ks, c, ms, coord_dim, fewer_points)
         else:
-            level = SetAbstraction(npoint, r, k, c, m, coord_dim)
+            level = SetAbstraction(npoint, r, k, c, m, coord_dim, fewer_points=fewer_points)
         levels.append(level)
         c = level.out_channels
     return nn.ModuleList(levels), c
@@ -441,6 +604,8 @@ class PointNet2Cls(nn.Module):
             0.2 and 0.4, 32 and 64 neighbours).
         global_mlp: widths of the group-all level's mini-PointNet.
         fc, dropout: the classifier head.
+        fewer_points: ``"error"`` (default) refuses sets with fewer points than a level's
+            centroids; ``"all"`` makes every point a centroid then (for tests on sparser sets).
 
     Shape:
         input ``(B, N, in_dim)`` -> logits ``(B, num_classes)``. Unlike PointNet, the output may
@@ -460,24 +625,30 @@ class PointNet2Cls(nn.Module):
         global_mlp=(256, 512, 1024),
         fc=(512, 256),
         dropout=0.4,
+        fewer_points="error",
     ):
         super().__init__()
         self.in_dim = in_dim
-        self.levels, c = _levels(msg, npoints, radii, nsamples, mlps, in_dim)
+        self.levels, c = _levels(
+            msg, npoints, radii, nsamples, mlps, in_dim, fewer_points=fewer_points
+        )
         self.global_sa = SetAbstraction(None, None, None, c, global_mlp, in_dim, group_all=True)
         self.head = fc_head((global_mlp[-1], *fc), num_classes, dropout)
 
     def forward(self, x):
-        _check_input(x, self.in_dim)
+        x = _check_input(x, self.in_dim)
         xyz, feats = x, None
-        for level in self.levels:
-            xyz, feats = level(xyz, feats)
-        _, g = self.global_sa(xyz, feats)
+        for level in self.levels:  # x is checked; the levels pass on what they computed
+            xyz, feats = level._forward(xyz, feats)
+        _, g = self.global_sa._forward(xyz, feats)
         return self.head(g[:, 0])
 
 
 class PointNet2Seg(nn.Module):
     """PointNet++ for per-point labels: set abstraction down, feature propagation back up.
+
+    Arguments as :class:`PointNet2Cls`, plus ``fp_mlps`` (the feature propagation widths, from
+    the coarsest level back to the input points).
 
     Shape: input ``(B, N, in_dim)`` -> logits ``(B, num_parts, N)``.
     """
@@ -494,16 +665,19 @@ class PointNet2Seg(nn.Module):
         global_mlp=(256, 512),
         fp_mlps=((256, 256), (256, 128), (128, 128)),
         dropout=0.3,
+        fewer_points="error",
     ):
         super().__init__()
         self.in_dim = in_dim
-        self.levels, c = _levels(msg, npoints, radii, nsamples, mlps, in_dim)
+        self.levels, c = _levels(
+            msg, npoints, radii, nsamples, mlps, in_dim, fewer_points=fewer_points
+        )
         self.global_sa = SetAbstraction(None, None, None, c, global_mlp, in_dim, group_all=True)
         widths = [0] + [lv.out_channels for lv in self.levels] + [global_mlp[-1]]
         fps, up = [], widths[-1]
         for i, m in enumerate(fp_mlps):  # from the coarsest level back to the input points
             skip = widths[-2 - i]
-            fps.append(FeaturePropagation(up + skip, m))
+            fps.append(FeaturePropagation(up + skip, m, coord_dim=in_dim))
             up = m[-1]
         self.fps = nn.ModuleList(fps)
         self.head = nn.Sequential(
@@ -511,17 +685,17 @@ class PointNet2Seg(nn.Module):
         )
 
     def forward(self, x):
-        _check_input(x, self.in_dim)
+        x = _check_input(x, self.in_dim)
         xyzs, feats = [x], [None]
-        for level in self.levels:
-            xyz, f = level(xyzs[-1], feats[-1])
+        for level in self.levels:  # x is checked; the levels pass on what they computed
+            xyz, f = level._forward(xyzs[-1], feats[-1])
             xyzs.append(xyz)
             feats.append(f)
-        gxyz, g = self.global_sa(xyzs[-1], feats[-1])
+        gxyz, g = self.global_sa._forward(xyzs[-1], feats[-1])
         xyzs.append(gxyz)
         feats.append(g)
         up = feats[-1]
         for i, fp in enumerate(self.fps):
             dense = len(xyzs) - 2 - i
-            up = fp(xyzs[dense], xyzs[dense + 1], feats[dense], up)
+            up = fp._forward(xyzs[dense], xyzs[dense + 1], feats[dense], up)
         return self.head(up.transpose(1, 2))

@@ -28,6 +28,15 @@ def _np(a):
     return a.detach().cpu().numpy() if torch.is_tensor(a) else np.asarray(a)
 
 
+def _one_set(pts, name="pts"):
+    """One 3-D point set as a NumPy array ``(N, 3)``, N >= 1, or a ``ValueError``."""
+    p = _np(pts)
+    if p.ndim != 2 or p.shape[1] != 3 or p.shape[0] == 0:
+        hint = " (a batch? pass one set, x[0])" if p.ndim == 3 else ""
+        raise ValueError(f"{name} must be one point set of shape (N, 3), got {p.shape}{hint}")
+    return p
+
+
 def draw_points(ax, pts, c=None, s=3.0, alpha=0.8, title=None, elev=20, azim=-60, lim=1.0, **kw):
     """Scatter ``pts`` (N, 3) on a 3-D axes (or (N, 2) on a 2-D one) with equal scales.
 
@@ -128,7 +137,7 @@ def neighbourhood_figure(pts, n_centroids=32, radius=0.3, k=32, centroid=0, elev
     ball-query group (blue) of one of them (red) with its ball drawn as a wireframe."""
     fig = plt.figure(figsize=(8.4, 4.2))
     axes = [fig.add_subplot(1, 2, i + 1, projection="3d") for i in range(2)]
-    _neighbourhood(axes, _np(pts), n_centroids, radius, k, centroid, elev, azim)
+    _neighbourhood(axes, _one_set(pts), n_centroids, radius, k, centroid, elev, azim)
     fig.tight_layout()
     return fig
 
@@ -156,7 +165,7 @@ def points_explorer(pts, n_centroids=32, radius=0.3, k=32):
     import ipywidgets as W
     from IPython.display import display
 
-    p = _np(pts)
+    p = _one_set(pts)
     sliders = {
         "centroid": W.IntSlider(0, 0, n_centroids - 1, description="centroid"),
         "radius": W.FloatSlider(radius, min=0.05, max=1.0, step=0.05, description="radius"),
