@@ -6,7 +6,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlparts.regularize import mc_dropout_probs, mlp
+from dlparts.models import mlp
+from dlparts.regularize import mc_dropout_probs
 from dlparts.scratch.dropout import (
     drop_prob_from_keep_prob,
     dropout_backward,

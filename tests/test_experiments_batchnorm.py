@@ -40,7 +40,7 @@ def test_downsample_averages_blocks_and_keeps_labels():
 
 def test_scaled_sigmoid_mlp_draws_weights_by_fan_in():
     torch.manual_seed(0)
-    m = bnx.scaled_sigmoid_mlp(bn=False, gain=4.0, n_in=196, hidden=400)
+    m = bnx.scaled_sigmoid_mlp(bn=False, gain=4.0, in_features=196, hidden=400)
     linears = [layer for layer in m if isinstance(layer, nn.Linear)]
     for layer in linears:
         expected = 4.0 / math.sqrt(layer.in_features)

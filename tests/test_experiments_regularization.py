@@ -15,7 +15,7 @@ from dlparts.experiments.regularization import (
     train_mlp,
     unit_ablation,
 )
-from dlparts.regularize import mlp
+from dlparts.models import mlp
 
 
 def tiny_data(n=60, seed=0):
@@ -125,3 +125,15 @@ def test_run_configs_builds_a_seeded_augmentation():
         for r, k in ((a, "aug"), (b, "aug"), (c, "plain"))
     )
     assert torch.equal(wa, wb) and not torch.equal(wa, wc)
+
+
+def test_generalization_gap_reads_the_last_epoch_and_refuses_runs_without_it():
+    from types import SimpleNamespace
+
+    from dlparts.experiments.regularization import generalization_gap
+
+    hist = SimpleNamespace(train_eval_acc=[0.8, 0.99], val_acc=[0.7, 0.9])
+    tr, va, gap = generalization_gap(hist)
+    assert (tr, va) == (0.99, 0.9) and gap == pytest.approx(0.09)
+    with pytest.raises(ValueError, match="eval_train=True"):
+        generalization_gap(SimpleNamespace(train_eval_acc=[], val_acc=[0.5]))

@@ -17,7 +17,7 @@ def test_sigmoid_mlp_layers_and_shapes(bn):
     assert all((m.bias is None) == bn for m in hidden)  # BN's beta replaces the bias
     assert sum(isinstance(m, nn.BatchNorm1d) for m in net) == (3 if bn else 0)
     assert abs(hidden[1].weight.std().item() / 0.1 - 1) < 0.05
-    assert sigmoid_mlp(bn=bn, n_in=196, depth=2)(torch.rand(3, 196)).shape == (3, 10)
+    assert sigmoid_mlp(bn=bn, in_features=196, depth=2)(torch.rand(3, 196)).shape == (3, 10)
 
 
 def test_sigmoid_mlp_bad_arguments():

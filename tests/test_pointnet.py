@@ -92,8 +92,9 @@ def test_tnet_starts_at_identity_and_regularizer():
     assert float(orthogonality_loss(q[None])) == pytest.approx(0.0, abs=1e-5)
     assert float(orthogonality_loss(2 * torch.eye(3)[None])) == pytest.approx(27.0)
     m = PointNetCls(3, **SMALL)
-    m(torch.randn(2, 10, 3))
-    assert m.orthogonality_loss().shape == ()
+    _, a = m(torch.randn(2, 10, 3), return_transform=True)
+    assert m.orthogonality_loss(a).shape == ()
+    assert not any(isinstance(v, torch.Tensor) for v in vars(m).values())  # nothing kept
 
 
 @pytest.mark.parametrize("msg", [False, True])
@@ -151,13 +152,12 @@ def test_forward_can_return_the_feature_transform_for_the_regularizer():
     x = torch.randn(4, 20, 3)
     logits, a = m(x, return_transform=True)
     assert logits.shape == (4, 3) and a.shape == (4, 16, 16)
-    assert torch.equal(orthogonality_loss(a), m.orthogonality_loss())  # the legacy path agrees
     assert torch.equal(m.orthogonality_loss(a), orthogonality_loss(a))
     (logits.sum() + orthogonality_loss(a)).backward()
     assert m.encoder.tnet_feat.head[-1].weight.grad is not None
     plain = PointNetCls(3, **SMALL, feature_transform=False)
     _, none = plain(x, return_transform=True)
-    assert none is None and float(plain.orthogonality_loss()) == 0.0
+    assert none is None and float(plain.orthogonality_loss(none)) == 0.0
     seg = PointNetSeg(5, mlp1=(16, 16), mlp2=(16, 32), seg_mlp=(32,), tnet_mlp=(16,), tnet_fc=(8,))
     out, a = seg(x, return_transform=True)
     assert out.shape == (4, 5, 20) and a.shape == (4, 16, 16)

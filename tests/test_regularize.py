@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dlparts.augment import RandomShiftRotate, affine_batch, random_rotate, shift_batch
+from dlparts.experiments.regularization import fit_linear
+from dlparts.models import mlp
 from dlparts.regularize import (
     AlexNetSGD,
-    fit_linear,
-    mlp,
     penalty,
     penalty_loss,
     sparsity,

@@ -71,3 +71,27 @@ def test_smoothed_is_a_running_mean():
 def test_progress_bars_follow_tqdm_disable(monkeypatch, value, disabled):
     monkeypatch.setenv("TQDM_DISABLE", value)
     assert train.progress(range(2)).disable is disabled
+
+
+def test_fit_passes_forward_kwargs_and_hands_the_whole_output_to_extra_loss():
+    class Two(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 3)
+
+        def forward(self, x, extras=False):
+            out = self.lin(x)
+            return (out, out.pow(2).mean()) if extras else out
+
+    x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+    seen = []
+
+    def extra(model, out):
+        seen.append(type(out))
+        return out[1]
+
+    hist = train.fit(
+        Two(), (x, y), epochs=1, batch_size=8, val=(x, y), forward_kwargs={"extras": True},
+        extra_loss=extra, progress=False,
+    )  # fmt: skip
+    assert seen == [tuple, tuple] and len(hist.acc) == 2 and len(hist.val_acc) == 1

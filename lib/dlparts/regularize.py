@@ -1,5 +1,6 @@
-"""Regularizers, measured: weight penalties (L2, L1, elastic net), AlexNet's update rule,
-Monte Carlo dropout, and the small models and helpers chapter 4 measures them on.
+"""Regularizers: weight penalties (L2, L1, elastic net), AlexNet's update rule and Monte Carlo
+dropout. The experiments chapter 4 runs with them are in :mod:`dlparts.experiments.regularization`,
+its network in :mod:`dlparts.models.mlp`.
 
 Penalty convention used throughout: ``R(W) = l1 * sum|w| + l2 * sum w**2`` (no factor 1/2), so
 its gradient is ``l1 * sign(w) + 2 * l2 * w``. Plain SGD with ``weight_decay=wd`` therefore equals
@@ -14,14 +15,10 @@ import torch
 from torch import nn
 
 from ._validate import integer as _integer
-from .scratch.losses import softmax_loss, svm_loss
 
 __all__ = [
     "AlexNetSGD",
-    "fit_linear",
-    "generalization_gap",
     "mc_dropout_probs",
-    "mlp",
     "penalty",
     "penalty_loss",
     "sparsity",
@@ -84,87 +81,6 @@ def sparsity(weights, tol=1e-3):
 
 def _np(w):
     return w.detach().cpu().numpy() if isinstance(w, torch.Tensor) else w
-
-
-def fit_linear(
-    x_train,
-    y_train,
-    *,
-    loss="svm",
-    l1=0.0,
-    l2=0.0,
-    lr=0.1,
-    steps=300,
-    val=None,
-    seed=0,
-    eval_every=10,
-):
-    """Train a linear classifier ``scores = x @ W + b`` by full-batch gradient descent, in NumPy.
-
-    The lecture's setting: a data loss (``"svm"``: :func:`~dlparts.scratch.losses.svm_loss`, or
-    ``"softmax"``) plus ``R(W)`` from :func:`penalty`. The L1 part uses a proximal step
-    (soft-thresholding), so weights it drives to zero are exactly zero, as in the lasso.
-
-    Args:
-        x_train: ``(N, D)`` features; y_train: ``(N,)`` labels.
-        val: optional ``(x_val, y_val)`` evaluated every ``eval_every`` steps.
-
-    Returns:
-        dict with ``W`` ``(D, C)``, ``b`` ``(C,)``, and lists ``step``, ``loss``, ``train_acc``,
-        ``val_acc``.
-    """
-    if loss not in ("svm", "softmax"):
-        raise ValueError(f"loss must be 'svm' or 'softmax', got {loss!r}")
-    _check_strengths(l1, l2)
-    x = np.asarray(x_train, dtype=np.float64).reshape(len(x_train), -1)
-    y = np.asarray(y_train)
-    c = int(y.max()) + 1 if val is None else int(max(y.max(), np.max(val[1]))) + 1
-    rng = np.random.default_rng(seed)
-    W = 0.001 * rng.standard_normal((x.shape[1], c))
-    b = np.zeros(c)
-    loss_fn = svm_loss if loss == "svm" else softmax_loss
-    xv = None if val is None else np.asarray(val[0], dtype=np.float64).reshape(len(val[0]), -1)
-    out = {"step": [], "loss": [], "train_acc": [], "val_acc": []}
-    for step in range(1, steps + 1):
-        scores = x @ W + b
-        data_loss, dscores = loss_fn(scores, y)
-        r, dR = penalty(W, 0.0, l2)
-        W -= lr * (x.T @ dscores + dR)
-        b -= lr * dscores.sum(0)
-        if l1:  # proximal step for the L1 part: soft-threshold by lr * l1
-            W = np.sign(W) * np.maximum(np.abs(W) - lr * l1, 0.0)
-        if step % eval_every == 0 or step == steps:
-            out["step"].append(step)
-            out["loss"].append(data_loss + r + l1 * np.abs(W).sum())
-            out["train_acc"].append(float(np.mean((x @ W + b).argmax(1) == y)))
-            if xv is not None:
-                out["val_acc"].append(float(np.mean((xv @ W + b).argmax(1) == np.asarray(val[1]))))
-    out["W"], out["b"] = W, b
-    return out
-
-
-def mlp(hidden=(800, 800), p_input=0.0, p_hidden=0.0, in_features=784, num_classes=10):
-    """A fully connected ReLU network, optionally with (PyTorch-convention) dropout.
-
-    ``p_input`` is applied to the flattened input, ``p_hidden`` after every hidden ReLU; both are
-    probabilities of **dropping** (the dropout paper's keep probabilities 0.8 and 0.5 are
-    ``p_input=0.2, p_hidden=0.5``).
-
-    Shape:
-        - Input: ``(N, 1, 28, 28)`` or ``(N, 784)``
-        - Output: ``(N, num_classes)`` logits
-    """
-    layers: list[nn.Module] = [nn.Flatten()]
-    if p_input:
-        layers.append(nn.Dropout(p_input))
-    width = in_features
-    for h in hidden:
-        layers += [nn.Linear(width, h), nn.ReLU()]
-        if p_hidden:
-            layers.append(nn.Dropout(p_hidden))
-        width = h
-    layers.append(nn.Linear(width, num_classes))
-    return nn.Sequential(*layers)
 
 
 class AlexNetSGD(torch.optim.Optimizer):
@@ -249,14 +165,3 @@ def _sample_softmax(model, x, n_samples, batch_size, dev):
         ]
         out.append(torch.cat(parts))
     return out
-
-
-def generalization_gap(hist):
-    """``(train accuracy, validation accuracy, gap)`` at the end of a :func:`dlparts.train.fit`
-    run made with ``eval_train=True`` and ``val=...``."""
-    if not hist.train_eval_acc or not hist.val_acc:
-        raise ValueError(
-            "the run recorded no train/val accuracy; call fit(..., val=..., eval_train=True)"
-        )
-    tr, va = hist.train_eval_acc[-1], hist.val_acc[-1]
-    return tr, va, tr - va

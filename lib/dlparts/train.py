@@ -109,6 +109,7 @@ def fit(
     eval_train: bool = False,
     max_steps: int | None = None,
     extra_loss=None,
+    forward_kwargs=None,
     device=None,
     seed: int = 0,
     progress: bool = True,
@@ -126,7 +127,12 @@ def fit(
         transform: called on each input batch (already on the device) in training only, e.g. a
             random augmentation.
         eval_train: also evaluate the whole training set at each evaluation (``train_eval_acc``).
-        extra_loss: ``f(model, out) -> tensor`` added to the loss (e.g. a regularizer).
+        extra_loss: ``f(model, out) -> tensor`` added to the loss (e.g. a regularizer); ``out``
+            is what the model returned for the batch.
+        forward_kwargs: keyword arguments for every training forward pass, e.g.
+            ``{"return_transform": True}`` for a model that then returns ``(logits, extras...)``:
+            the first element is what ``loss_fn`` and the accuracy see, and ``extra_loss`` gets
+            the whole tuple (evaluation calls the model without them).
         on_step: ``f(step, model)`` called after each optimizer step (for recording internals).
         seed: seeds the batch order, so runs are repeatable.
 
@@ -165,8 +171,9 @@ def fit(
             xb, yb = x[idx].to(dev, non_blocking=True), y[idx].to(dev, non_blocking=True)
             if transform is not None:
                 xb = transform(xb)
-            out = model(xb)
-            loss = loss_fn(out, yb)
+            out = model(xb, **(forward_kwargs or {}))
+            logits = out[0] if isinstance(out, tuple) else out
+            loss = loss_fn(logits, yb)
             if extra_loss is not None:
                 loss = loss + extra_loss(model, out)
             if not torch.isfinite(loss):
@@ -180,7 +187,7 @@ def fit(
             step += 1
             hist.step.append(step)
             hist.loss.append(float(loss.detach()))
-            hist.acc.append(float((out.detach().argmax(1) == yb).float().mean()))
+            hist.acc.append(float((logits.detach().argmax(1) == yb).float().mean()))
             if on_step is not None:
                 on_step(step, model)
             if step % eval_every == 0 and (val is not None or eval_train):

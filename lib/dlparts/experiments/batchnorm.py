@@ -239,7 +239,9 @@ def downsample(data: dict, factor: int = 2) -> dict:
     }
 
 
-def scaled_sigmoid_mlp(bn: bool, gain: float = 4.0, n_in: int = 196, **kwargs) -> nn.Sequential:
+def scaled_sigmoid_mlp(
+    bn: bool, gain: float = 4.0, in_features: int = 196, **kwargs
+) -> nn.Sequential:
     """:func:`dlparts.models.sigmoid_mlp` with every weight drawn from
     N(0, gain² / fan_in) instead of one fixed σ.
 
@@ -249,7 +251,7 @@ def scaled_sigmoid_mlp(bn: bool, gain: float = 4.0, n_in: int = 196, **kwargs) -
     """
     if gain <= 0:
         raise ValueError(f"gain must be positive, got {gain}")
-    model = sigmoid_mlp(bn=bn, n_in=n_in, **kwargs)
+    model = sigmoid_mlp(bn=bn, in_features=in_features, **kwargs)
     for layer in model:
         if isinstance(layer, nn.Linear):
             nn.init.normal_(layer.weight, 0.0, gain / math.sqrt(layer.in_features))
@@ -549,11 +551,11 @@ def unit_spread(layers: Sequence[np.ndarray]) -> list[float]:
     return [float(np.mean(np.std(a, axis=0))) for a in layers]
 
 
-def relu_mlp(bn: bool, hidden: int = 100, depth: int = 3, n_in: int = 196) -> nn.Sequential:
+def relu_mlp(bn: bool, hidden: int = 100, depth: int = 3, in_features: int = 196) -> nn.Sequential:
     """The sweep's network with ReLU units and Kaiming initialization (N(0, 2 / fan_in)); with
     ``bn`` each hidden layer is ``ReLU(BN(W u))``."""
     layers: list[nn.Module] = [nn.Flatten()]
-    width = n_in
+    width = in_features
     for _ in range(depth):
         linear = nn.Linear(width, hidden, bias=not bn)
         nn.init.kaiming_normal_(linear.weight, nonlinearity="relu")
@@ -565,11 +567,13 @@ def relu_mlp(bn: bool, hidden: int = 100, depth: int = 3, n_in: int = 196) -> nn
     return nn.Sequential(*layers)
 
 
-def bn_after_sigmoid_mlp(gain: float = 4.0, hidden: int = 100, depth: int = 3, n_in: int = 196):
+def bn_after_sigmoid_mlp(
+    gain: float = 4.0, hidden: int = 100, depth: int = 3, in_features: int = 196
+):
     """:func:`scaled_sigmoid_mlp` with BN *after* each sigmoid (``BN(sigmoid(W u + b))``): BN
     then normalizes the next layer's input, and nothing normalizes what enters the sigmoids."""
     layers: list[nn.Module] = [nn.Flatten()]
-    width = n_in
+    width = in_features
     for _ in range(depth):
         linear = nn.Linear(width, hidden)
         nn.init.normal_(linear.weight, 0.0, gain / math.sqrt(width))

@@ -109,13 +109,9 @@ def train_pointnet(
 
     Adam at ``lr`` with a cosine schedule over ``epochs``, mini-batches of ``batch_size`` in an
     order seeded by ``seed``, ``transform`` on every training batch, and, for a model with an
-    ``orthogonality_loss()`` (a PointNet with a feature transform), ``reg`` times that loss
-    added (the paper's 0.001; ``reg=0`` turns it off). ``val = (x, y)`` is evaluated at each
-    epoch's end (classification only: ``History.val_acc``).
-
-    The regularizer reads the feature transform of the forward pass just made (through the
-    model's ``orthogonality_loss()``, since :func:`dlparts.train.fit` hands the loss only the
-    logits).
+    ``orthogonality_loss`` (a PointNet), ``reg`` times the loss of the feature transform that
+    each forward pass returns (the paper's 0.001; ``reg=0`` turns it off). ``val = (x, y)`` is
+    evaluated at each epoch's end (classification only: ``History.val_acc``).
     """
     epochs = integer("epochs", epochs, minimum=1)
     lr = real("lr", lr, positive=True)
@@ -128,11 +124,12 @@ def train_pointnet(
     runtime.seed_everything(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-    extra = None
+    extra, kwargs = None, None
     if reg and hasattr(model, "orthogonality_loss"):
+        kwargs = {"return_transform": True}
 
         def extra(m, out):
-            return reg * m.orthogonality_loss()
+            return reg * m.orthogonality_loss(out[1])
 
     return fit(
         model,
@@ -144,6 +141,7 @@ def train_pointnet(
         val=val,
         transform=transform,
         extra_loss=extra,
+        forward_kwargs=kwargs,
         seed=seed,
         desc=desc,
         progress=progress,

@@ -134,7 +134,8 @@ def train_variant(
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
     x, y = data["x_train"], data["y_train"]
     per_epoch = math.ceil(len(x) / batch_size)
-    extra = (lambda m, out: 1e-3 * m.orthogonality_loss()) if arch == "pointnet" else None
+    pointnet = arch == "pointnet"
+    extra = (lambda m, out: 1e-3 * m.orthogonality_loss(out[1])) if pointnet else None
     hist = fit(
         model,
         (x, y),
@@ -148,6 +149,7 @@ def train_variant(
         eval_every=eval_every,
         transform=transform,
         extra_loss=extra,
+        forward_kwargs={"return_transform": True} if pointnet else None,
         seed=seed,
         desc=desc or f"{name}, seed {seed}",
     )

@@ -21,10 +21,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import runtime
+from .._validate import real
 from ..augment import RandomShiftRotate
-from ..regularize import mlp
+from ..models.mlp import mlp
+from ..regularize import penalty
+from ..scratch.losses import softmax_loss, svm_loss
 
 __all__ = [
+    "fit_linear",
+    "generalization_gap",
     "RunResult",
     "param_groups",
     "train_mlp",
@@ -184,7 +189,7 @@ def _hidden_linears(net: nn.Module):
 
 @torch.no_grad()
 def last_hidden(net: nn.Module, x):
-    """The last hidden layer's ReLU activations of an :func:`~dlparts.regularize.mlp` (eval
+    """The last hidden layer's ReLU activations of an :func:`~dlparts.models.mlp.mlp` (eval
     mode, no dropout) and the output layer: ``(h, out_linear)``."""
     linears = _hidden_linears(net)
     if len(linears) < 2:
@@ -262,3 +267,72 @@ def sgdw_step_equals_l2(momentum: float, steps: int = 20, lam: float = 0.01, see
         vb = momentum * vb + grad(wb)  # SGDW: decay outside the buffer
         wb = wb - lr * vb - lr * lam * wb
     return float((wa - wb).abs().max())
+
+
+def fit_linear(
+    x_train,
+    y_train,
+    *,
+    loss="svm",
+    l1=0.0,
+    l2=0.0,
+    lr=0.1,
+    steps=300,
+    val=None,
+    seed=0,
+    eval_every=10,
+):
+    """Train a linear classifier ``scores = x @ W + b`` by full-batch gradient descent, in NumPy.
+
+    The lecture's setting: a data loss (``"svm"``: :func:`~dlparts.scratch.losses.svm_loss`, or
+    ``"softmax"``) plus ``R(W)`` from :func:`dlparts.regularize.penalty`. The L1 part uses a proximal step
+    (soft-thresholding), so weights it drives to zero are exactly zero, as in the lasso.
+
+    Args:
+        x_train: ``(N, D)`` features; y_train: ``(N,)`` labels.
+        val: optional ``(x_val, y_val)`` evaluated every ``eval_every`` steps.
+
+    Returns:
+        dict with ``W`` ``(D, C)``, ``b`` ``(C,)``, and lists ``step``, ``loss``, ``train_acc``,
+        ``val_acc``.
+    """
+    if loss not in ("svm", "softmax"):
+        raise ValueError(f"loss must be 'svm' or 'softmax', got {loss!r}")
+    l1 = real("l1", l1, minimum=0.0)
+    l2 = real("l2", l2, minimum=0.0)
+    x = np.asarray(x_train, dtype=np.float64).reshape(len(x_train), -1)
+    y = np.asarray(y_train)
+    c = int(y.max()) + 1 if val is None else int(max(y.max(), np.max(val[1]))) + 1
+    rng = np.random.default_rng(seed)
+    W = 0.001 * rng.standard_normal((x.shape[1], c))
+    b = np.zeros(c)
+    loss_fn = svm_loss if loss == "svm" else softmax_loss
+    xv = None if val is None else np.asarray(val[0], dtype=np.float64).reshape(len(val[0]), -1)
+    out = {"step": [], "loss": [], "train_acc": [], "val_acc": []}
+    for step in range(1, steps + 1):
+        scores = x @ W + b
+        data_loss, dscores = loss_fn(scores, y)
+        r, dR = penalty(W, 0.0, l2)
+        W -= lr * (x.T @ dscores + dR)
+        b -= lr * dscores.sum(0)
+        if l1:  # proximal step for the L1 part: soft-threshold by lr * l1
+            W = np.sign(W) * np.maximum(np.abs(W) - lr * l1, 0.0)
+        if step % eval_every == 0 or step == steps:
+            out["step"].append(step)
+            out["loss"].append(data_loss + r + l1 * np.abs(W).sum())
+            out["train_acc"].append(float(np.mean((x @ W + b).argmax(1) == y)))
+            if xv is not None:
+                out["val_acc"].append(float(np.mean((xv @ W + b).argmax(1) == np.asarray(val[1]))))
+    out["W"], out["b"] = W, b
+    return out
+
+
+def generalization_gap(hist):
+    """``(train accuracy, validation accuracy, gap)`` at the end of a :func:`dlparts.train.fit`
+    run made with ``eval_train=True`` and ``val=...``."""
+    if not hist.train_eval_acc or not hist.val_acc:
+        raise ValueError(
+            "the run recorded no train/val accuracy; call fit(..., val=..., eval_train=True)"
+        )
+    tr, va = hist.train_eval_acc[-1], hist.val_acc[-1]
+    return tr, va, tr - va

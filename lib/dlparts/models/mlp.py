@@ -1,5 +1,6 @@
-"""Small networks that the normalization chapters train: the fully connected sigmoid network of
-the batch-normalization paper's Figure 1, and a three-layer convolutional network with a
+"""Small networks that several chapters train: a fully connected ReLU network with optional
+dropout (the regularization chapter), the fully connected sigmoid network of the
+batch-normalization paper's Figure 1, and a three-layer convolutional network with a
 normalization layer (batch or group normalization) in one of two places, or none."""
 
 from __future__ import annotations
@@ -8,11 +9,11 @@ from torch import nn
 
 from .. import _validate
 
-__all__ = ["SmallConvNet", "sigmoid_mlp"]
+__all__ = ["SmallConvNet", "mlp", "sigmoid_mlp"]
 
 
 def sigmoid_mlp(
-    bn: bool, hidden: int = 100, depth: int = 3, init_std: float = 0.1, n_in: int = 784
+    bn: bool, hidden: int = 100, depth: int = 3, init_std: float = 0.1, in_features: int = 784
 ) -> nn.Sequential:
     """The network of the batch-normalization paper's Figure 1: ``depth`` fully connected
     sigmoid layers of ``hidden`` units and a linear layer of 10 logits, weights drawn from
@@ -22,14 +23,14 @@ def sigmoid_mlp(
     between the affine map and the nonlinearity, and the bias is dropped because BN's β takes
     its place (the paper's Section 3.2).
 
-    Shape: input ``(N, 1, 28, 28)`` or ``(N, n_in)``; output ``(N, 10)``.
+    Shape: input ``(N, 1, 28, 28)`` or ``(N, in_features)``; output ``(N, 10)``.
     """
     depth = _validate.integer("depth", depth, 1)
     hidden = _validate.integer("hidden", hidden, 1)
-    n_in = _validate.integer("n_in", n_in, 1)
+    in_features = _validate.integer("in_features", in_features, 1)
     init_std = _validate.real("init_std", init_std, positive=True)
     layers: list[nn.Module] = [nn.Flatten()]
-    width = n_in
+    width = in_features
     for _ in range(depth):
         linear = nn.Linear(width, hidden, bias=not bn)
         nn.init.normal_(linear.weight, 0.0, init_std)
@@ -114,3 +115,27 @@ class SmallConvNet(nn.Module):
 
     def forward(self, x):
         return self.head(self.features(x).mean(dim=(2, 3)))
+
+
+def mlp(hidden=(800, 800), p_input=0.0, p_hidden=0.0, in_features=784, num_classes=10):
+    """A fully connected ReLU network, optionally with (PyTorch-convention) dropout.
+
+    ``p_input`` is applied to the flattened input, ``p_hidden`` after every hidden ReLU; both are
+    probabilities of **dropping** (the dropout paper's keep probabilities 0.8 and 0.5 are
+    ``p_input=0.2, p_hidden=0.5``).
+
+    Shape:
+        - Input: ``(N, 1, 28, 28)`` or ``(N, 784)``
+        - Output: ``(N, num_classes)`` logits
+    """
+    layers: list[nn.Module] = [nn.Flatten()]
+    if p_input:
+        layers.append(nn.Dropout(p_input))
+    width = in_features
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU()]
+        if p_hidden:
+            layers.append(nn.Dropout(p_hidden))
+        width = h
+    layers.append(nn.Linear(width, num_classes))
+    return nn.Sequential(*layers)

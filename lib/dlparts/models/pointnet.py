@@ -106,8 +106,7 @@ class TNet(nn.Module):
     Shape:
         input ``(B, N, k)`` (points first, like every model here) -> output ``(B, k, k)``.
         :meth:`predict` takes the channels-first ``(B, k, N)`` the encoder works in and also
-        returns which point won each channel of the max pooling. ``self.last_argmax`` ``(B, C)``
-        still holds those winners of the last call (kept for older code; prefer :meth:`predict`).
+        returns which point won each channel of the max pooling.
     """
 
     def __init__(self, k: int, mlp=(64, 128, 1024), fc=(512, 256)):
@@ -117,12 +116,10 @@ class TNet(nn.Module):
         self.head = fc_head((mlp[-1], *fc), k * k)
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
-        self.last_argmax = None
 
     def predict(self, h):
         """Channels-first ``h`` (B, k, N) -> ``(matrix (B, k, k), argmax (B, C))``."""
         g, arg = self.mlp(h).max(dim=2)
-        self.last_argmax = arg
         eye = torch.eye(self.k, device=h.device, dtype=h.dtype)
         return self.head(g).view(-1, self.k, self.k) + eye, arg
 
@@ -265,11 +262,9 @@ class PointNetCls(nn.Module):
     The feature-transform regularizer (weight 0.001 in the paper) needs the 64x64 matrix the
     forward pass predicted: ``logits, a = model(x, return_transform=True)`` returns it, and
     ``loss = F.cross_entropy(logits, y) + 1e-3 * orthogonality_loss(a)`` (the module-level
-    function; ``a`` is None without a feature transform). For code that only sees the logits,
-    such as :func:`dlparts.train.fit`'s ``extra_loss(model, out)``, ``model.orthogonality_loss()``
-    without an argument still gives the regularizer of the *last* forward pass (the module keeps
-    that matrix until the next call): ``fit(..., extra_loss=lambda m, out: 1e-3 *
-    m.orthogonality_loss())``.
+    function; ``a`` is None without a feature transform). With :func:`dlparts.train.fit`:
+    ``fit(..., forward_kwargs={"return_transform": True}, extra_loss=lambda m, out: 1e-3 *
+    m.orthogonality_loss(out[1]))``. Nothing is kept on the module between calls.
 
     Shape:
         input ``(B, N, in_dim)`` -> logits ``(B, num_classes)`` (with ``return_transform=True``:
@@ -296,19 +291,16 @@ class PointNetCls(nn.Module):
             in_dim, mlp1, mlp2, input_transform, feature_transform, tnet_mlp, tnet_fc, pooling
         )
         self.head = fc_head((mlp2[-1], *fc), num_classes, dropout)
-        self._last_feat_transform = None
 
     def forward(self, x, return_transform: bool = False):
         d = self.encoder.details(x)
-        a = self._last_feat_transform = d["transforms"][1]
+        a = d["transforms"][1]
         out = self.head(F.relu(d["global"]))
         return (out, a) if return_transform else out
 
-    def orthogonality_loss(self, a=None):
-        """``||I - A A^T||_F^2`` of the feature transform ``a`` (from ``forward(x,
-        return_transform=True)``); without ``a``, that of the last forward pass (0 without a
-        feature transform)."""
-        a = self._last_feat_transform if a is None else a
+    def orthogonality_loss(self, a):
+        """``||I - A A^T||_F^2`` of the feature transform ``a`` that ``forward(x,
+        return_transform=True)`` returned; 0 when it is None (no feature transform)."""
         return orthogonality_loss(a) if a is not None else torch.zeros(())
 
 
@@ -340,11 +332,10 @@ class PointNetSeg(nn.Module):
         self.seg = nn.Sequential(
             shared_mlp((mlp1[-1] + mlp2[-1], *seg_mlp)), nn.Conv1d(seg_mlp[-1], num_parts, 1)
         )
-        self._last_feat_transform = None
 
     def forward(self, x, return_transform: bool = False):
         d = self.encoder.details(x)
-        a = self._last_feat_transform = d["transforms"][1]
+        a = d["transforms"][1]
         n = x.shape[1]
         g = F.relu(d["global"])[:, :, None].expand(-1, -1, n)
         out = self.seg(torch.cat([d["local"], g], dim=1))
