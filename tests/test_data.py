@@ -108,3 +108,20 @@ def test_cifar10_tensors_and_availability(tmp_path):
     assert x.shape == (6, 3, 32, 32) and x.dtype == torch.float32 and y.shape == (6,)
     raw, _ = data.load_cifar10(tmp_path, train=True, checksums=md5)
     assert float(x[0, 1, 2, 3]) == pytest.approx(raw[0, 2, 3, 1] / 255.0)
+
+
+@pytest.mark.parametrize("bad", [2.5, True, "10", -1])
+def test_mnist_split_refuses_sizes_that_are_not_counts(bad):
+    from dlparts.data import mnist_split
+
+    with pytest.raises(ValueError, match="n_train must be a non-negative integer"):
+        mnist_split(n_train=bad)
+
+
+def test_mnist_split_accepts_numpy_sizes():
+    import numpy as np
+
+    from dlparts.data import mnist_split
+
+    d = mnist_split(n_train=np.int64(10), n_test=np.int64(5))
+    assert len(d["x_train"]) == 10 and len(d["x_test"]) == 5

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validate import integer
 from .paths import full_data_dir, md5
 
 CIFAR10_DIR = "cifar-10-batches-py"
@@ -80,6 +81,8 @@ def cifar10_tensors(root=None, train=True, n=None, checksums=CIFAR10_MD5):
     """CIFAR-10 as float tensors ``(N, 3, 32, 32)`` in [0, 1] and int64 labels (the first ``n``)."""
     import torch
 
+    if n is not None:
+        n = integer("n", n, 1)
     x, y = load_cifar10(root, train=train, checksums=checksums)
     if n is not None:
         x, y = x[:n], y[:n]

@@ -11,6 +11,7 @@ import gzip
 
 import numpy as np
 
+from .._validate import integer
 from .paths import data_dir
 
 MNIST_FILE = "mnist_5k.csv.gz"
@@ -57,6 +58,10 @@ def mnist_split(n_train=4000, n_val=0, n_test=1000, seed=0, size=28, device=None
     """
     import torch
 
+    n_train, n_val, n_test = (
+        integer(k, v, 0) for k, v in [("n_train", n_train), ("n_val", n_val), ("n_test", n_test)]
+    )
+    seed = integer("seed", seed, 0)
     if n_test > 1000 or min(n_train, n_val, n_test) < 0:
         raise ValueError(
             f"need 0 <= n_test <= 1000 and non-negative sizes, got {n_train=}, {n_val=}, {n_test=}"
