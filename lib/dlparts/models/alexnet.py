@@ -25,6 +25,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from ..init import init_model
+
 __all__ = ["ALEXNET_VARIANTS", "AbsTanh", "AlexNet", "alexnet", "four_layer_cnn", "mini_alexnet"]
 
 #: The layouts :func:`alexnet` knows.
@@ -278,10 +280,7 @@ def mini_alexnet(
         activation=activation,
     )
     if init == "he":
-        for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+        init_model(model, "he")
     return model
 
 
