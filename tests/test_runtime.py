@@ -73,3 +73,11 @@ def test_progress_honours_tqdm_disable(monkeypatch):
     assert runtime.progress(range(3)).disable
     monkeypatch.setenv("TQDM_DISABLE", "0")
     assert not runtime.progress_disabled()
+
+
+def test_blas_threads_follows_limit_threads():
+    n = runtime.blas_threads()
+    assert n >= 1
+    with runtime.limit_threads(1):
+        assert runtime.blas_threads() == 1
+    assert runtime.blas_threads() == n

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import glob
 import os
 import random
@@ -88,8 +89,16 @@ def describe() -> str:
     )
 
 
+def blas_threads() -> int:
+    """How many threads NumPy's BLAS runs on now (1 when that cannot be read)."""
+    _, getter = _openblas_setter()
+    return max(1, int(getter())) if getter else 1
+
+
+@functools.lru_cache(maxsize=1)
 def _openblas_setter():
-    """NumPy's bundled OpenBLAS thread setter and getter, or (None, None) when not found."""
+    """NumPy's bundled OpenBLAS thread setter and getter, or (None, None) when not found
+    (looked up once per process)."""
     base = os.path.dirname(os.path.dirname(np.__file__))
     libs = glob.glob(os.path.join(base, "numpy.libs", "*openblas*")) + glob.glob(
         os.path.join(os.path.dirname(np.__file__), ".dylibs", "*openblas*")

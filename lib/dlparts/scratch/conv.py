@@ -36,7 +36,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .._validate import pair as _pair
 from ..arith import conv_output_size, pool_output_size
-from ..runtime import _openblas_setter
+from ..runtime import blas_threads
 
 __all__ = [
     "conv2d_naive",
@@ -58,7 +58,6 @@ _GEMM_COLUMNS = 1024
 # Copies and folds of at least this many elements are split over NumPy's BLAS threads.
 _PARALLEL_MIN = 1 << 18
 _POOL = None  # (pid, ThreadPoolExecutor), made on first use
-_BLAS_GETTER = None
 
 # --------------------------------------------------------------------------- convolution
 
@@ -467,11 +466,8 @@ def _unroll(win):
 
 
 def _threads():
-    """How many threads NumPy's BLAS runs on now (1 when that cannot be read)."""
-    global _BLAS_GETTER
-    if _BLAS_GETTER is None:
-        _BLAS_GETTER = _openblas_setter()[1] or (lambda: 1)
-    return max(1, min(int(_BLAS_GETTER()), os.cpu_count() or 1))
+    """How many threads NumPy's BLAS runs on now, at most the machine's CPUs."""
+    return max(1, min(blas_threads(), os.cpu_count() or 1))
 
 
 def _split(count, size, work):
