@@ -64,6 +64,3 @@ def image_grid(images, titles=None, ncols=8, cmap="gray", size=1.4, suptitle=Non
         fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
-
-
-from .tables import format_table  # noqa: E402, F401  (transitional: notebooks move to dlparts.tables)

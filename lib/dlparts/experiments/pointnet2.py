@@ -219,7 +219,7 @@ def run_variants(names, data, *, seeds, steps, tests, curve_every=None, **kw):
 
 
 def accuracy_table(results: dict, tests, fmt: str = ".1%") -> list[dict]:
-    """Rows for :func:`dlparts.plot.format_table`: mean ± sd accuracy over seeds per test."""
+    """Rows for :func:`dlparts.tables.format_table`: mean ± sd accuracy over seeds per test."""
     from ..claims import summarize
 
     return [
