@@ -112,13 +112,32 @@ def compare_checked(source, executed, subs=None) -> list[str]:
 
 
 def _execute(path: str, timeout: int) -> tuple[str, object, float, str | None]:
-    """Worker: run one notebook in its own folder; return it executed (or the traceback)."""
+    """Worker: run one notebook in its own folder; return it executed (or the traceback).
+
+    The kernel talks to its client over Unix sockets in a private folder, not TCP ports on
+    localhost: kernels started at the same moment by two workers could otherwise draw the
+    same free ports and wait on each other's messages for ever.
+    """
+    import tempfile
+
     from jupyter_cache.executors.utils import single_nb_execution
+    from jupyter_client.manager import KernelManager
 
     nb = nbformat.read(path, as_version=4)
-    result = single_nb_execution(
-        nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False, meta_override=True
-    )
+    with tempfile.TemporaryDirectory(prefix="dlparts-kernel-") as sockets:
+        km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "k"))
+        try:
+            result = single_nb_execution(
+                nb,
+                cwd=str(Path(path).parent),
+                timeout=timeout,
+                allow_errors=False,
+                meta_override=True,
+                km=km,
+            )
+        finally:  # nbclient leaves a kernel it did not create running
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
     err = None if result.err is None else (result.exc_string or repr(result.err))
     return path, result.nb, result.time, err
 
@@ -134,11 +153,18 @@ def main(argv=None) -> int:
     ap.add_argument("--scale", default=os.environ.get("DLPARTS_SCALE") or "default")
     ap.add_argument("--cache", required=True, help="the jupyter-cache folder the build reads")
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("NBWORKERS", "2")))
-    ap.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    ap.add_argument(
+        "--timeout",
+        type=int,
+        default=None,
+        help="seconds per cell (default 300 at quick, else 900)",
+    )
     ap.add_argument("--strict", action="store_true", help="a failing required claim is an error")
     ap.add_argument("notebooks", nargs="*", help="default: every notebook in _toc.yml")
     args = ap.parse_args(argv)
 
+    if args.timeout is None:
+        args.timeout = 300 if args.scale == "quick" else 900
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
