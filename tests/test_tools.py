@@ -139,3 +139,12 @@ def test_build_facts_name_the_scale_and_versions(monkeypatch):
     facts = dict(claims_ledger.build_facts())
     assert facts["scale"] == "quick"
     assert {"PyTorch", "NumPy", "Python", "device", "built"} <= set(facts)
+
+
+def test_the_gate_fails_a_notebook_whose_claims_were_lost():
+    import claims_ledger
+
+    claim = {"key": "a.b.c", "notebook": "ch/one", "required": True, "holds": True}
+    assert claims_ledger.gate([claim], ["ch/one"]) == []
+    problems = claims_ledger.gate([claim], ["ch/one", "ch/two"])
+    assert len(problems) == 1 and "ch/two" in problems[0]

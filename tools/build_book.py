@@ -35,7 +35,10 @@ def check_ledger(html: Path) -> int:
         return 1
     claims = json.loads(path.read_text())
     print(f"claims ledger: {claims_ledger.summary(claims)} ({path})")
-    problems = claims_ledger.gate(claims)
+    notebooks = [
+        str(p.relative_to(ROOT).with_suffix("")) for p in execute_notebooks.toc_notebooks()
+    ]
+    problems = claims_ledger.gate(claims, notebooks)
     for problem in problems:
         print(f"  FAILED: {problem}")
     if problems:

@@ -65,10 +65,15 @@ def records_in(notebook: dict, docname: str) -> list[dict]:
     return found
 
 
-def gate(claims: list[dict]) -> list[str]:
-    """One line per problem that must fail the build: a required claim that does not hold,
-    or a key used twice."""
+def gate(claims: list[dict], notebooks=()) -> list[str]:
+    """One line per problem that must fail the build: a required claim that does not hold, a
+    key used twice, or one of ``notebooks`` (docnames) with no claim in the ledger (every
+    notebook records at least one, so none means the ledger lost it)."""
     problems = []
+    listed = {c["notebook"] for c in claims}
+    for doc in notebooks:
+        if doc not in listed:
+            problems.append(f"the ledger has no claim from {doc}: its executed outputs were lost")
     for key, n in Counter(c["key"] for c in claims).items():
         if n > 1:
             where = sorted({c["notebook"] for c in claims if c["key"] == key})
@@ -132,11 +137,34 @@ def _collect(app, doctree):
     docname = env.docname
     if not str(env.doc2path(docname)).endswith(".ipynb"):
         return
-    executed = Path(env.mystnb_config.output_folder).joinpath(*f"{docname}.ipynb".split("/"))
-    if not executed.is_file():
-        logger.warning(f"no executed copy of {docname} at {executed}: its claims are not listed")
+    notebook = _executed(env, docname)
+    if notebook is None:
+        logger.warning(f"no executed copy of {docname}: its claims are not listed")
         return
-    _claims(env)[docname] = records_in(json.loads(executed.read_text()), docname)
+    _claims(env)[docname] = records_in(notebook, docname)
+
+
+def _executed(env, docname):
+    """The executed notebook of ``docname`` as a dict, or None.
+
+    When myst-nb takes a notebook from the execution cache it renders the cached outputs but
+    writes the *unexecuted* notebook to its output folder, so the cache is read first; the
+    output folder's copy serves the modes that execute in place.
+    """
+    import nbformat
+
+    cfg = env.mystnb_config
+    if cfg.execution_mode == "cache" and cfg.execution_cache_path:
+        from jupyter_cache import get_cache
+
+        source = nbformat.read(str(env.doc2path(docname)), as_version=4)
+        try:
+            _, merged = get_cache(cfg.execution_cache_path).merge_match_into_notebook(source)
+            return json.loads(nbformat.writes(merged))
+        except KeyError:
+            pass
+    executed = Path(cfg.output_folder).joinpath(*f"{docname}.ipynb".split("/"))
+    return json.loads(executed.read_text()) if executed.is_file() else None
 
 
 def _purge(app, env, docname):
