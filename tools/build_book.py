@@ -35,9 +35,8 @@ def check_ledger(html: Path) -> int:
         return 1
     claims = json.loads(path.read_text())
     print(f"claims ledger: {claims_ledger.summary(claims)} ({path})")
-    notebooks = [
-        str(p.relative_to(ROOT).with_suffix("")) for p in execute_notebooks.toc_notebooks()
-    ]
+    executions = html / claims_ledger.EXECUTION  # the notebooks this build rendered
+    notebooks = list(json.loads(executions.read_text())) if executions.is_file() else []
     problems = claims_ledger.gate(claims, notebooks)
     for problem in problems:
         print(f"  FAILED: {problem}")

@@ -18,17 +18,6 @@ import numpy as np
 __all__ = ["integer", "real", "pair", "probability", "finite_array", "image_batch"]
 
 
-def _scalar(value):
-    """Unwrap a 0-d array or tensor (and NumPy scalars) to a Python number; leave others."""
-    if hasattr(value, "ndim") and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
-        return value.item()
-    return value
-
-
-def _describe(value) -> str:
-    return f"{value!r} ({type(value).__name__})"
-
-
 def integer(name: str, value, minimum: int | None = None, maximum: int | None = None) -> int:
     """``value`` as an ``int`` at least ``minimum`` (and at most ``maximum``), or a ``ValueError``.
 
@@ -117,3 +106,17 @@ def finite_array(name: str, x, what: str = "") -> None:
     if not ok:
         hint = f" {what}" if what else " Drop or repair those entries first."
         raise ValueError(f"{name} contains NaN or infinite values.{hint}")
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _scalar(value):
+    """Unwrap a 0-d array or tensor (and NumPy scalars) to a Python number; leave others."""
+    if hasattr(value, "ndim") and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _describe(value) -> str:
+    return f"{value!r} ({type(value).__name__})"

@@ -39,31 +39,6 @@ __all__ = [
 ]
 
 
-def _output_size(what, n, kernel, stride, padding, dilation, exact) -> int:
-    n = _check_int("input size n", n, 1)
-    kernel = _check_int("kernel", kernel, 1)
-    stride = _check_int("stride", stride, 1)
-    padding = _check_int("padding", padding, 0)
-    dilation = _check_int("dilation", dilation, 1)
-    extent = dilation * (kernel - 1) + 1
-    padded = n + 2 * padding
-    if extent > padded:
-        dil = f" (kernel {kernel} at dilation {dilation})" if dilation > 1 else ""
-        raise ValueError(
-            f"The {what} extent {extent}{dil} is larger than the padded input "
-            f"{n} + 2*{padding} = {padded}; use a smaller kernel or more padding."
-        )
-    span = padded - extent
-    if span % stride and exact:
-        frac = span / stride + 1
-        raise ValueError(
-            f"Stride {stride} does not fit: ({n} - {extent} + 2*{padding})/{stride} + 1 = "
-            f"{frac:.2f} is not a whole number of {what} positions. Change the stride or the "
-            f"padding, or pass exact=False to floor it as PyTorch does ({span // stride + 1})."
-        )
-    return span // stride + 1
-
-
 def conv_output_size(n, kernel, stride=1, padding=0, dilation=1, exact=True) -> int:
     """Output size of a convolution along one dimension: ``(n + 2p - d(k - 1) - 1) / s + 1``.
 
@@ -246,25 +221,6 @@ def conv_macs(in_channels, out_channels, kernel, output_size, groups=1) -> int:
 # --------------------------------------------------------------------------- layer tables
 
 
-def _macs(module, inputs, output) -> int:
-    """Multiply-adds per sample of a convolution or linear layer (0 for everything else)."""
-    from torch import nn
-
-    per_sample = output[0].numel() if output.dim() > 1 else output.numel()
-    if isinstance(module, nn.modules.conv._ConvNd):
-        k = 1
-        for s in module.kernel_size:
-            k *= s
-        if module.transposed:
-            # each input value is spread over a kernel-sized patch of out/groups channels:
-            # the multiply-adds of the convolution whose backward pass this layer is
-            return inputs[0][0].numel() * (module.out_channels // module.groups) * k
-        return per_sample * (module.in_channels // module.groups) * k
-    if isinstance(module, nn.Linear):
-        return per_sample * module.in_features
-    return 0
-
-
 def layer_table(model, input_shape) -> list[dict]:
     """One row per leaf layer of ``model``, in the order the forward pass calls them.
 
@@ -409,53 +365,6 @@ def table_totals(rows, bytes_per_value: int = 4) -> dict:
 # --------------------------------------------------------------------------- receptive fields
 
 
-def _layer_spec(layer):
-    """(name, kernel, stride, dilation, padding) along one axis for a layer or a tuple."""
-    try:
-        from torch import nn
-    except ImportError:  # pragma: no cover
-        nn = None
-    if nn is not None and isinstance(layer, nn.Module):
-        k = getattr(layer, "kernel_size", None)
-        if k is None:
-            return None  # a pointwise layer (ReLU, BatchNorm): the field does not change
-        s = getattr(layer, "stride", 1)
-        d = getattr(layer, "dilation", 1)
-        p = getattr(layer, "padding", 0)
-        first = lambda v: v[0] if isinstance(v, (tuple, list)) else v
-        k, s, d = first(k), first(s) or first(k), first(d)
-        p = first(p)
-        if p == "same":
-            p = d * (k - 1) // 2
-        elif p == "valid":
-            p = 0
-        return type(layer).__name__, int(k), int(s), int(d), int(p)
-    if isinstance(layer, dict):
-        return (
-            layer.get("name", "layer"),
-            layer["kernel"],
-            layer.get("stride", 1),
-            layer.get("dilation", 1),
-            layer.get("padding", 0),
-        )
-    if isinstance(layer, Sequence) and not isinstance(layer, str):
-        if isinstance(layer[0], str):
-            name, *rest = layer
-        else:
-            name, rest = "layer", list(layer)
-        if not 1 <= len(rest) <= 4:
-            raise ValueError(
-                f"A layer spec is (kernel, stride=1, dilation=1, padding=0), optionally led by "
-                f"a name; got {layer!r}."
-            )
-        rest = list(rest) + [1, 1, 0][len(rest) - 1 :]
-        return (name, *rest)
-    raise ValueError(
-        f"Cannot read a kernel from {layer!r}; pass (kernel, stride, dilation) tuples, dicts "
-        "with a 'kernel' key, or nn.Modules."
-    )
-
-
 def receptive_field(layers, input_size: int | None = None) -> list[dict]:
     """Receptive field of each layer in a chain of convolutions and poolings (one axis).
 
@@ -519,3 +428,97 @@ def receptive_field(layers, input_size: int | None = None) -> list[dict]:
             row["start"] = start - 0.5
         rows.append(row)
     return rows
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _output_size(what, n, kernel, stride, padding, dilation, exact) -> int:
+    n = _check_int("input size n", n, 1)
+    kernel = _check_int("kernel", kernel, 1)
+    stride = _check_int("stride", stride, 1)
+    padding = _check_int("padding", padding, 0)
+    dilation = _check_int("dilation", dilation, 1)
+    extent = dilation * (kernel - 1) + 1
+    padded = n + 2 * padding
+    if extent > padded:
+        dil = f" (kernel {kernel} at dilation {dilation})" if dilation > 1 else ""
+        raise ValueError(
+            f"The {what} extent {extent}{dil} is larger than the padded input "
+            f"{n} + 2*{padding} = {padded}; use a smaller kernel or more padding."
+        )
+    span = padded - extent
+    if span % stride and exact:
+        frac = span / stride + 1
+        raise ValueError(
+            f"Stride {stride} does not fit: ({n} - {extent} + 2*{padding})/{stride} + 1 = "
+            f"{frac:.2f} is not a whole number of {what} positions. Change the stride or the "
+            f"padding, or pass exact=False to floor it as PyTorch does ({span // stride + 1})."
+        )
+    return span // stride + 1
+
+
+def _macs(module, inputs, output) -> int:
+    """Multiply-adds per sample of a convolution or linear layer (0 for everything else)."""
+    from torch import nn
+
+    per_sample = output[0].numel() if output.dim() > 1 else output.numel()
+    if isinstance(module, nn.modules.conv._ConvNd):
+        k = 1
+        for s in module.kernel_size:
+            k *= s
+        if module.transposed:
+            # each input value is spread over a kernel-sized patch of out/groups channels:
+            # the multiply-adds of the convolution whose backward pass this layer is
+            return inputs[0][0].numel() * (module.out_channels // module.groups) * k
+        return per_sample * (module.in_channels // module.groups) * k
+    if isinstance(module, nn.Linear):
+        return per_sample * module.in_features
+    return 0
+
+
+def _layer_spec(layer):
+    """(name, kernel, stride, dilation, padding) along one axis for a layer or a tuple."""
+    try:
+        from torch import nn
+    except ImportError:  # pragma: no cover
+        nn = None
+    if nn is not None and isinstance(layer, nn.Module):
+        k = getattr(layer, "kernel_size", None)
+        if k is None:
+            return None  # a pointwise layer (ReLU, BatchNorm): the field does not change
+        s = getattr(layer, "stride", 1)
+        d = getattr(layer, "dilation", 1)
+        p = getattr(layer, "padding", 0)
+        first = lambda v: v[0] if isinstance(v, (tuple, list)) else v
+        k, s, d = first(k), first(s) or first(k), first(d)
+        p = first(p)
+        if p == "same":
+            p = d * (k - 1) // 2
+        elif p == "valid":
+            p = 0
+        return type(layer).__name__, int(k), int(s), int(d), int(p)
+    if isinstance(layer, dict):
+        return (
+            layer.get("name", "layer"),
+            layer["kernel"],
+            layer.get("stride", 1),
+            layer.get("dilation", 1),
+            layer.get("padding", 0),
+        )
+    if isinstance(layer, Sequence) and not isinstance(layer, str):
+        if isinstance(layer[0], str):
+            name, *rest = layer
+        else:
+            name, rest = "layer", list(layer)
+        if not 1 <= len(rest) <= 4:
+            raise ValueError(
+                f"A layer spec is (kernel, stride=1, dilation=1, padding=0), optionally led by "
+                f"a name; got {layer!r}."
+            )
+        rest = list(rest) + [1, 1, 0][len(rest) - 1 :]
+        return (name, *rest)
+    raise ValueError(
+        f"Cannot read a kernel from {layer!r}; pass (kernel, stride, dilation) tuples, dicts "
+        "with a 'kernel' key, or nn.Modules."
+    )

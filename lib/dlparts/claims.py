@@ -275,89 +275,6 @@ def verdict_word(record: dict) -> str:
 # validation and display
 
 
-def _record(key, statement, holds, measured, paper, source, seeds, required) -> dict:
-    if not isinstance(key, str) or not _KEY.match(key):
-        raise ValueError(
-            f"claim key must be a non-empty string of lower-case letters, digits, '_', '-' and "
-            f"'.', starting with a letter or digit (e.g. 'resnet.degradation'); got {key!r}"
-        )
-    if not isinstance(statement, str) or not statement.strip():
-        raise ValueError(f"claim {key!r}: statement must be a non-empty sentence")
-    if isinstance(holds, np.ndarray) and holds.shape == ():
-        holds = holds.item()
-    if not isinstance(holds, (bool, np.bool_)):
-        raise ValueError(
-            f"claim {key!r}: holds must be True or False (a comparison's result), got "
-            f"{type(holds).__name__} {holds!r}; write e.g. `holds=bool(a > b)`"
-        )
-    if measured is None or not isinstance(measured, dict) or not measured:
-        raise ValueError(
-            f"claim {key!r}: measured must be a non-empty dict of the numbers the verdict rests "
-            f"on, e.g. measured={{'plain-20 train err': 0.12}}; got {measured!r}"
-        )
-    values = {}
-    for name, value in measured.items():
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise ValueError(
-                f"claim {key!r}: measured names must be strings without ':', '`' or newlines, "
-                f"got {name!r}"
-            )
-        values[name] = _number(key, name, value)
-    for label, text in (("paper", paper), ("source", source)):
-        if text is not None and not isinstance(text, str):
-            raise ValueError(f"claim {key!r}: {label} must be a string or None, got {text!r}")
-    if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer))):
-        raise ValueError(f"claim {key!r}: seeds must be a positive int or None, got {seeds!r}")
-    if seeds is not None and seeds < 1:
-        raise ValueError(f"claim {key!r}: seeds must be a positive int or None, got {seeds!r}")
-    if not isinstance(required, (bool, np.bool_)):
-        raise ValueError(f"claim {key!r}: required must be True or False, got {required!r}")
-    return Record(
-        key=key,
-        statement=" ".join(statement.split()),
-        paper=paper,
-        source=source,
-        measured=values,
-        scale=runtime.scale(),
-        seeds=None if seeds is None else int(seeds),
-        holds=bool(holds),
-        required=bool(required),
-    )
-
-
-def _number(key, name, value):
-    if value is None:
-        return None
-    if isinstance(value, np.ndarray) and value.shape == ():
-        value = value.item()
-    if hasattr(value, "item") and not isinstance(value, (int, float)):
-        try:
-            value = value.item()  # a NumPy scalar or a one-element tensor
-        except (TypeError, ValueError, RuntimeError):
-            pass
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(
-            f"claim {key!r}: measured[{name!r}] must be a number (or None), got "
-            f"{type(value).__name__} {value!r}"
-        )
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _finite_array(values, what):
-    try:
-        arr = np.asarray(values, dtype=float).ravel()
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{what} must be a sequence of numbers, got {values!r}") from e
-    if arr.size == 0:
-        raise ValueError(f"{what} needs at least one value")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{what} must be finite, got {arr.tolist()}")
-    return arr
-
-
 def format_value(value) -> str:
     """A measured number as the verdict block and the ledger page print it."""
     if value is None:
@@ -446,3 +363,89 @@ def _glue_value(name, value) -> None:
     except ImportError:  # the book's extras are not installed: the verdict block still shows
         return
     glue(name, value, display=False)
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _record(key, statement, holds, measured, paper, source, seeds, required) -> dict:
+    if not isinstance(key, str) or not _KEY.match(key):
+        raise ValueError(
+            f"claim key must be a non-empty string of lower-case letters, digits, '_', '-' and "
+            f"'.', starting with a letter or digit (e.g. 'resnet.degradation'); got {key!r}"
+        )
+    if not isinstance(statement, str) or not statement.strip():
+        raise ValueError(f"claim {key!r}: statement must be a non-empty sentence")
+    if isinstance(holds, np.ndarray) and holds.shape == ():
+        holds = holds.item()
+    if not isinstance(holds, (bool, np.bool_)):
+        raise ValueError(
+            f"claim {key!r}: holds must be True or False (a comparison's result), got "
+            f"{type(holds).__name__} {holds!r}; write e.g. `holds=bool(a > b)`"
+        )
+    if measured is None or not isinstance(measured, dict) or not measured:
+        raise ValueError(
+            f"claim {key!r}: measured must be a non-empty dict of the numbers the verdict rests "
+            f"on, e.g. measured={{'plain-20 train err': 0.12}}; got {measured!r}"
+        )
+    values = {}
+    for name, value in measured.items():
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ValueError(
+                f"claim {key!r}: measured names must be strings without ':', '`' or newlines, "
+                f"got {name!r}"
+            )
+        values[name] = _number(key, name, value)
+    for label, text in (("paper", paper), ("source", source)):
+        if text is not None and not isinstance(text, str):
+            raise ValueError(f"claim {key!r}: {label} must be a string or None, got {text!r}")
+    if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer))):
+        raise ValueError(f"claim {key!r}: seeds must be a positive int or None, got {seeds!r}")
+    if seeds is not None and seeds < 1:
+        raise ValueError(f"claim {key!r}: seeds must be a positive int or None, got {seeds!r}")
+    if not isinstance(required, (bool, np.bool_)):
+        raise ValueError(f"claim {key!r}: required must be True or False, got {required!r}")
+    return Record(
+        key=key,
+        statement=" ".join(statement.split()),
+        paper=paper,
+        source=source,
+        measured=values,
+        scale=runtime.scale(),
+        seeds=None if seeds is None else int(seeds),
+        holds=bool(holds),
+        required=bool(required),
+    )
+
+
+def _number(key, name, value):
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value.item()
+    if hasattr(value, "item") and not isinstance(value, (int, float)):
+        try:
+            value = value.item()  # a NumPy scalar or a one-element tensor
+        except (TypeError, ValueError, RuntimeError):
+            pass
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(
+            f"claim {key!r}: measured[{name!r}] must be a number (or None), got "
+            f"{type(value).__name__} {value!r}"
+        )
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _finite_array(values, what):
+    try:
+        arr = np.asarray(values, dtype=float).ravel()
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{what} must be a sequence of numbers, got {values!r}") from e
+    if arr.size == 0:
+        raise ValueError(f"{what} needs at least one value")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{what} must be finite, got {arr.tolist()}")
+    return arr

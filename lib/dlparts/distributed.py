@@ -95,10 +95,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _grads(model) -> dict[str, torch.Tensor]:
-    return {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
-
-
 def single_process_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn=None):
     """Gradients of the mean loss over the whole batch ``(x, y)`` in one process (the reference)."""
     loss_fn = loss_fn or nn.functional.cross_entropy
@@ -179,3 +175,10 @@ def ddp_gradients(model: nn.Module, x, y, world_size: int = 2, steps: int = 1, l
             torch.load(os.path.join(out_dir, f"rank{r}.pt"), weights_only=True)
             for r in range(world_size)
         ]
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _grads(model) -> dict[str, torch.Tensor]:
+    return {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}

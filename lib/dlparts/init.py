@@ -71,15 +71,6 @@ def calculate_gain(nonlinearity: str = "relu", param: float | None = None) -> fl
     )
 
 
-def _fan(tensor, mode):
-    fan_in, fan_out = fans(tensor)
-    if mode == "fan_in":
-        return fan_in
-    if mode == "fan_out":
-        return fan_out
-    raise ValueError(f"mode must be 'fan_in' (forward pass) or 'fan_out' (backward), got {mode!r}.")
-
-
 def he_normal_(tensor, mode="fan_in", nonlinearity="relu", a=0.0, generator=None):
     """He initialization: ``w ~ N(0, gain² / fan)`` (gain² = 2 for ReLU), in place.
 
@@ -174,3 +165,15 @@ def activation_scales(
         x = acts[nonlinearity](x @ (gain * w).T)
         out.append(float(x.std()))
     return out
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _fan(tensor, mode):
+    fan_in, fan_out = fans(tensor)
+    if mode == "fan_in":
+        return fan_in
+    if mode == "fan_out":
+        return fan_out
+    raise ValueError(f"mode must be 'fan_in' (forward pass) or 'fan_out' (backward), got {mode!r}.")

@@ -54,70 +54,6 @@ __all__ = [
 CHUNK_ELEMENTS = 1 << 22
 
 
-def _check_points(name, t, dims=3, *, finite=True, nonempty=False):
-    """``t`` as a floating ``(B, N, D)`` tensor, or a ``ValueError`` that says what to do.
-
-    Integer coordinates are accepted and converted to torch's default float dtype (an integer
-    tensor would otherwise make the distances integers, or fail deep inside). ``finite``: refuse
-    NaN and infinite coordinates. ``nonempty``: refuse a set of zero points.
-    """
-    if not torch.is_tensor(t) or t.dim() != dims:
-        shape = tuple(t.shape) if torch.is_tensor(t) else type(t).__name__
-        raise ValueError(
-            f"{name} must be a tensor of shape (B, N, D) (D = coordinates), got {shape}; "
-            "a single set of shape (N, D) needs a batch dimension: x[None]"
-        )
-    if t.dtype == torch.bool or t.is_complex():
-        raise ValueError(f"{name} must hold real coordinates, got dtype {t.dtype}")
-    if not t.is_floating_point():
-        t = t.to(torch.get_default_dtype())
-    if finite:
-        finite_array(
-            name,
-            t,
-            "Remove or repair those points first: distances to them are meaningless (farthest "
-            "point sampling would keep choosing the same point).",
-        )
-    if nonempty and t.shape[1] == 0:
-        raise ValueError(
-            f"{name} has no points (shape {tuple(t.shape)}): each set needs at least one point"
-        )
-    return t
-
-
-def _check_pair(a_name, a, b_name, b):
-    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[2]:
-        raise ValueError(
-            f"{a_name} {tuple(a.shape)} and {b_name} {tuple(b.shape)} need the same batch size B "
-            "and coordinate dimension D (both are (B, ·, D), points last)"
-        )
-
-
-def _check_generator(generator):
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise ValueError(
-            f"generator must be a torch.Generator or None, got {type(generator).__name__}"
-        )
-
-
-def _sqdist(a, b):
-    """Exact squared distances ``(B, N, M)``, computed in chunks of rows of ``a``."""
-    bsz, n, d = a.shape
-    m = b.shape[1]
-    rows = max(1, CHUNK_ELEMENTS // max(1, bsz * m * d))
-    if rows >= n:
-        return ((a[:, :, None, :] - b[:, None, :, :]) ** 2).sum(-1)
-    out = torch.empty(bsz, n, m, dtype=torch.promote_types(a.dtype, b.dtype), device=a.device)
-    for i in range(0, n, rows):
-        out[:, i : i + rows] = ((a[:, i : i + rows, None, :] - b[:, None, :, :]) ** 2).sum(-1)
-    return out
-
-
-def _row_chunks(bsz, n, d):
-    """Rows of centroids per chunk so that one chunk's differences stay within the budget."""
-    return max(1, CHUNK_ELEMENTS // max(1, bsz * n * d))
-
-
 def square_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Squared Euclidean distances between every point of ``a`` and every point of ``b``.
 
@@ -181,35 +117,6 @@ def farthest_point_sample(xyz: torch.Tensor, m: int, start: int = 0) -> torch.Te
     return _fps(xyz, m, start)
 
 
-def _fps(xyz, m, start=0):
-    """:func:`farthest_point_sample` without the checks (for callers that made them)."""
-    b, n, _ = xyz.shape
-    idx = torch.empty(b, m, dtype=torch.long, device=xyz.device)
-    nearest = torch.full((b, n), float("inf"), dtype=xyz.dtype, device=xyz.device)
-    rows = torch.arange(b, device=xyz.device)
-    current = torch.full((b,), start, dtype=torch.long, device=xyz.device)
-    for i in range(m):  # one pass per chosen point; each pass is vectorized over all N points
-        idx[:, i] = current
-        d = ((xyz - xyz[rows, current][:, None, :]) ** 2).sum(-1)
-        nearest = torch.minimum(nearest, d)
-        current = nearest.argmax(-1)
-    return idx
-
-
-def _ball_chunk(xyz, centroids, r2, k):
-    n = xyz.shape[1]
-    d = _sqdist(centroids, xyz)  # (B, c, N)
-    ar = torch.arange(n, device=xyz.device).expand_as(d)
-    cand = torch.where(d < r2, ar, torch.full_like(ar, n))
-    kk = min(k, n)
-    found = cand.topk(kk, dim=-1, largest=False, sorted=True).values  # increasing indices
-    first = torch.where(found[..., :1] < n, found[..., :1], d.argmin(-1, keepdim=True))
-    found = torch.where(found < n, found, first)
-    if kk < k:
-        found = torch.cat([found, first.expand(*first.shape[:-1], k - kk)], dim=-1)
-    return found
-
-
 def ball_query(xyz: torch.Tensor, centroids: torch.Tensor, radius: float, k: int) -> torch.Tensor:
     """The first ``k`` points (in index order) within ``radius`` of each centroid.
 
@@ -237,19 +144,6 @@ def ball_query(xyz: torch.Tensor, centroids: torch.Tensor, radius: float, k: int
     radius = real("radius", radius, positive=True)
     k = integer("k", k, minimum=1)
     return _ball_query(xyz, centroids, radius, k)
-
-
-def _ball_query(xyz, centroids, radius, k):
-    """:func:`ball_query` without the checks (for callers that made them)."""
-    b, n, d = xyz.shape
-    m = centroids.shape[1]
-    rows = _row_chunks(b, n, d)
-    if rows >= m:
-        return _ball_chunk(xyz, centroids, radius**2, k)
-    out = torch.empty(b, m, k, dtype=torch.long, device=xyz.device)
-    for i in range(0, m, rows):
-        out[:, i : i + rows] = _ball_chunk(xyz, centroids[:, i : i + rows], radius**2, k)
-    return out
 
 
 def knn(xyz: torch.Tensor, centroids: torch.Tensor, k: int) -> torch.Tensor:
@@ -314,14 +208,6 @@ def interpolate(
     k = min(integer("k", k, minimum=1), m)
     p = real("p", p, minimum=0.0)
     return _interpolate(xyz, xyz_known, feats_known, k, p)
-
-
-def _interpolate(xyz, xyz_known, feats_known, k, p):
-    """:func:`interpolate` without the checks (``k`` at most M)."""
-    d2, idx = _sqdist(xyz, xyz_known).topk(k, dim=-1, largest=False)
-    w = 1.0 / (d2.clamp_min(1e-16) ** (p / 2))
-    w = w / w.sum(-1, keepdim=True)
-    return (index_points(feats_known, idx) * w[..., None]).sum(-2)
 
 
 def normalize_unit_sphere(xyz):
@@ -440,3 +326,120 @@ def add_outliers(xyz: torch.Tensor, count: int, generator=None) -> torch.Tensor:
     noise = (torch.rand(b, count, d, generator=generator) * 2 - 1).to(xyz)
     out.scatter_(1, idx[..., None].expand(-1, -1, d), noise)
     return out
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _check_points(name, t, dims=3, *, finite=True, nonempty=False):
+    """``t`` as a floating ``(B, N, D)`` tensor, or a ``ValueError`` that says what to do.
+
+    Integer coordinates are accepted and converted to torch's default float dtype (an integer
+    tensor would otherwise make the distances integers, or fail deep inside). ``finite``: refuse
+    NaN and infinite coordinates. ``nonempty``: refuse a set of zero points.
+    """
+    if not torch.is_tensor(t) or t.dim() != dims:
+        shape = tuple(t.shape) if torch.is_tensor(t) else type(t).__name__
+        raise ValueError(
+            f"{name} must be a tensor of shape (B, N, D) (D = coordinates), got {shape}; "
+            "a single set of shape (N, D) needs a batch dimension: x[None]"
+        )
+    if t.dtype == torch.bool or t.is_complex():
+        raise ValueError(f"{name} must hold real coordinates, got dtype {t.dtype}")
+    if not t.is_floating_point():
+        t = t.to(torch.get_default_dtype())
+    if finite:
+        finite_array(
+            name,
+            t,
+            "Remove or repair those points first: distances to them are meaningless (farthest "
+            "point sampling would keep choosing the same point).",
+        )
+    if nonempty and t.shape[1] == 0:
+        raise ValueError(
+            f"{name} has no points (shape {tuple(t.shape)}): each set needs at least one point"
+        )
+    return t
+
+
+def _check_pair(a_name, a, b_name, b):
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[2]:
+        raise ValueError(
+            f"{a_name} {tuple(a.shape)} and {b_name} {tuple(b.shape)} need the same batch size B "
+            "and coordinate dimension D (both are (B, ·, D), points last)"
+        )
+
+
+def _check_generator(generator):
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(
+            f"generator must be a torch.Generator or None, got {type(generator).__name__}"
+        )
+
+
+def _sqdist(a, b):
+    """Exact squared distances ``(B, N, M)``, computed in chunks of rows of ``a``."""
+    bsz, n, d = a.shape
+    m = b.shape[1]
+    rows = max(1, CHUNK_ELEMENTS // max(1, bsz * m * d))
+    if rows >= n:
+        return ((a[:, :, None, :] - b[:, None, :, :]) ** 2).sum(-1)
+    out = torch.empty(bsz, n, m, dtype=torch.promote_types(a.dtype, b.dtype), device=a.device)
+    for i in range(0, n, rows):
+        out[:, i : i + rows] = ((a[:, i : i + rows, None, :] - b[:, None, :, :]) ** 2).sum(-1)
+    return out
+
+
+def _row_chunks(bsz, n, d):
+    """Rows of centroids per chunk so that one chunk's differences stay within the budget."""
+    return max(1, CHUNK_ELEMENTS // max(1, bsz * n * d))
+
+
+def _fps(xyz, m, start=0):
+    """:func:`farthest_point_sample` without the checks (for callers that made them)."""
+    b, n, _ = xyz.shape
+    idx = torch.empty(b, m, dtype=torch.long, device=xyz.device)
+    nearest = torch.full((b, n), float("inf"), dtype=xyz.dtype, device=xyz.device)
+    rows = torch.arange(b, device=xyz.device)
+    current = torch.full((b,), start, dtype=torch.long, device=xyz.device)
+    for i in range(m):  # one pass per chosen point; each pass is vectorized over all N points
+        idx[:, i] = current
+        d = ((xyz - xyz[rows, current][:, None, :]) ** 2).sum(-1)
+        nearest = torch.minimum(nearest, d)
+        current = nearest.argmax(-1)
+    return idx
+
+
+def _ball_chunk(xyz, centroids, r2, k):
+    n = xyz.shape[1]
+    d = _sqdist(centroids, xyz)  # (B, c, N)
+    ar = torch.arange(n, device=xyz.device).expand_as(d)
+    cand = torch.where(d < r2, ar, torch.full_like(ar, n))
+    kk = min(k, n)
+    found = cand.topk(kk, dim=-1, largest=False, sorted=True).values  # increasing indices
+    first = torch.where(found[..., :1] < n, found[..., :1], d.argmin(-1, keepdim=True))
+    found = torch.where(found < n, found, first)
+    if kk < k:
+        found = torch.cat([found, first.expand(*first.shape[:-1], k - kk)], dim=-1)
+    return found
+
+
+def _ball_query(xyz, centroids, radius, k):
+    """:func:`ball_query` without the checks (for callers that made them)."""
+    b, n, d = xyz.shape
+    m = centroids.shape[1]
+    rows = _row_chunks(b, n, d)
+    if rows >= m:
+        return _ball_chunk(xyz, centroids, radius**2, k)
+    out = torch.empty(b, m, k, dtype=torch.long, device=xyz.device)
+    for i in range(0, m, rows):
+        out[:, i : i + rows] = _ball_chunk(xyz, centroids[:, i : i + rows], radius**2, k)
+    return out
+
+
+def _interpolate(xyz, xyz_known, feats_known, k, p):
+    """:func:`interpolate` without the checks (``k`` at most M)."""
+    d2, idx = _sqdist(xyz, xyz_known).topk(k, dim=-1, largest=False)
+    w = 1.0 / (d2.clamp_min(1e-16) ** (p / 2))
+    w = w / w.sum(-1, keepdim=True)
+    return (index_points(feats_known, idx) * w[..., None]).sum(-2)

@@ -74,36 +74,6 @@ def layer_kind(module) -> str:
     return "other"
 
 
-def _leaves(model):
-    names = {m: n for n, m in model.named_modules()}
-    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
-    if leaves == [model] and not type(model).__module__.startswith("torch.nn.modules"):
-        raise ValueError(
-            f"{type(model).__name__} has no layers to profile; pass an nn.Module built from "
-            "layers (nn.Conv2d, nn.Linear, ...)."
-        )
-    return names, leaves
-
-
-def _first_tensor(output):
-    import torch
-
-    if isinstance(output, (tuple, list)):
-        output = output[0] if output else None
-    return output if torch.is_tensor(output) else None
-
-
-def _clock(clock, device):
-    """The timer: ``"cpu"`` (this process's CPU time), ``"wall"``, or ``None`` for automatic."""
-    if clock is None:
-        clock = "wall" if device.type == "cuda" else "cpu"
-    if clock not in ("cpu", "wall"):
-        raise ValueError(f"clock must be 'cpu', 'wall' or None (automatic), got {clock!r}.")
-    if clock == "cpu" and device.type == "cuda":
-        raise ValueError("clock='cpu' cannot time CUDA kernels; use clock='wall' (or None).")
-    return time.process_time if clock == "cpu" else time.perf_counter
-
-
 def time_by_layer_type(
     model, x, y, *, steps: int = 5, warmup: int = 1, loss_fn=None, optimizer=None, clock=None
 ) -> dict:
@@ -448,3 +418,36 @@ def saved_tensor_bytes(model, x, y=None, *, loss_fn=None) -> dict:
         "ratio": saved / forward if forward else float("nan"),
         "layers": rows,
     }
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _leaves(model):
+    names = {m: n for n, m in model.named_modules()}
+    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
+    if leaves == [model] and not type(model).__module__.startswith("torch.nn.modules"):
+        raise ValueError(
+            f"{type(model).__name__} has no layers to profile; pass an nn.Module built from "
+            "layers (nn.Conv2d, nn.Linear, ...)."
+        )
+    return names, leaves
+
+
+def _first_tensor(output):
+    import torch
+
+    if isinstance(output, (tuple, list)):
+        output = output[0] if output else None
+    return output if torch.is_tensor(output) else None
+
+
+def _clock(clock, device):
+    """The timer: ``"cpu"`` (this process's CPU time), ``"wall"``, or ``None`` for automatic."""
+    if clock is None:
+        clock = "wall" if device.type == "cuda" else "cpu"
+    if clock not in ("cpu", "wall"):
+        raise ValueError(f"clock must be 'cpu', 'wall' or None (automatic), got {clock!r}.")
+    if clock == "cpu" and device.type == "cuda":
+        raise ValueError("clock='cpu' cannot time CUDA kernels; use clock='wall' (or None).")
+    return time.process_time if clock == "cpu" else time.perf_counter

@@ -26,12 +26,6 @@ __all__ = [
 ]
 
 
-def _check_strengths(l1, l2):
-    for name, v in (("l1", l1), ("l2", l2)):
-        if not np.isfinite(v) or v < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
-
-
 def penalty(W, l1=0.0, l2=0.0):
     """NumPy penalty and gradient: ``R = l1*sum|W| + l2*sum W**2``, ``dR = l1*sign(W) + 2*l2*W``.
 
@@ -77,10 +71,6 @@ def sparsity(weights, tol=1e-3):
     if flat.size == 0:
         raise ValueError("no weights given")
     return float(np.mean(np.abs(flat) < tol))
-
-
-def _np(w):
-    return w.detach().cpu().numpy() if isinstance(w, torch.Tensor) else w
 
 
 class AlexNetSGD(torch.optim.Optimizer):
@@ -165,3 +155,16 @@ def _sample_softmax(model, x, n_samples, batch_size, dev):
         ]
         out.append(torch.cat(parts))
     return out
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _check_strengths(l1, l2):
+    for name, v in (("l1", l1), ("l2", l2)):
+        if not np.isfinite(v) or v < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+
+
+def _np(w):
+    return w.detach().cpu().numpy() if isinstance(w, torch.Tensor) else w

@@ -95,34 +95,6 @@ def blas_threads() -> int:
     return max(1, int(getter())) if getter else 1
 
 
-@functools.lru_cache(maxsize=1)
-def _openblas_setter():
-    """NumPy's bundled OpenBLAS thread setter and getter, or (None, None) when not found
-    (looked up once per process)."""
-    base = os.path.dirname(os.path.dirname(np.__file__))
-    libs = glob.glob(os.path.join(base, "numpy.libs", "*openblas*")) + glob.glob(
-        os.path.join(os.path.dirname(np.__file__), ".dylibs", "*openblas*")
-    )
-    for path in libs:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for suffix in (
-            "scipy_openblas_{}_threads64_",
-            "scipy_openblas_{}_threads",
-            "openblas_{}_threads",
-        ):
-            try:
-                setter = getattr(lib, suffix.format("set_num"))
-                getter = getattr(lib, suffix.format("get_num"))
-            except AttributeError:
-                continue
-            setter.argtypes, getter.restype = [ctypes.c_int], ctypes.c_int
-            return setter, getter
-    return None, None
-
-
 @contextlib.contextmanager
 def limit_threads(n: int = 1):
     """Run PyTorch's CPU ops and NumPy's BLAS (when it is the bundled OpenBLAS) on ``n`` threads.
@@ -165,3 +137,34 @@ def progress(iterable=None, **kwargs):
 
     kwargs.setdefault("disable", progress_disabled())
     return tqdm(iterable, **kwargs)
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+@functools.lru_cache(maxsize=1)
+def _openblas_setter():
+    """NumPy's bundled OpenBLAS thread setter and getter, or (None, None) when not found
+    (looked up once per process)."""
+    base = os.path.dirname(os.path.dirname(np.__file__))
+    libs = glob.glob(os.path.join(base, "numpy.libs", "*openblas*")) + glob.glob(
+        os.path.join(os.path.dirname(np.__file__), ".dylibs", "*openblas*")
+    )
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for suffix in (
+            "scipy_openblas_{}_threads64_",
+            "scipy_openblas_{}_threads",
+            "openblas_{}_threads",
+        ):
+            try:
+                setter = getattr(lib, suffix.format("set_num"))
+                getter = getattr(lib, suffix.format("get_num"))
+            except AttributeError:
+                continue
+            setter.argtypes, getter.restype = [ctypes.c_int], ctypes.c_int
+            return setter, getter
+    return None, None

@@ -17,21 +17,6 @@ import numpy as np
 __all__ = ["fancy_pca", "mean_pixel", "rgb_pca", "subtract_mean_pixel"]
 
 
-def _check_rgb(images, name="images"):
-    a = np.asarray(images)
-    if a.ndim < 3 or a.shape[-1] != 3:
-        raise ValueError(
-            f"{name} must be RGB arrays shaped (..., H, W, 3) (channels last), got shape "
-            f"{a.shape}; for NCHW tensors use x.permute(0, 2, 3, 1)"
-        )
-    if not np.issubdtype(a.dtype, np.floating):
-        raise ValueError(
-            f"{name} must be float (e.g. in [0, 1]), got dtype {a.dtype}; "
-            "divide uint8 images by 255"
-        )
-    return a
-
-
 def mean_pixel(images) -> np.ndarray:
     """The mean RGB value over all pixels of float images ``(..., H, W, 3)``: shape ``(3,)``."""
     a = _check_rgb(images)
@@ -100,3 +85,21 @@ def fancy_pca(image, eigvals, eigvecs, alpha_std=0.1, rng=None):
     alpha = rng.normal(0.0, alpha_std, size=3)
     offset = eigvecs @ (alpha * eigvals)
     return (a + offset).astype(a.dtype, copy=False)
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _check_rgb(images, name="images"):
+    a = np.asarray(images)
+    if a.ndim < 3 or a.shape[-1] != 3:
+        raise ValueError(
+            f"{name} must be RGB arrays shaped (..., H, W, 3) (channels last), got shape "
+            f"{a.shape}; for NCHW tensors use x.permute(0, 2, 3, 1)"
+        )
+    if not np.issubdtype(a.dtype, np.floating):
+        raise ValueError(
+            f"{name} must be float (e.g. in [0, 1]), got dtype {a.dtype}; "
+            "divide uint8 images by 255"
+        )
+    return a

@@ -31,23 +31,6 @@ __all__ = [
 ]
 
 
-def _check_image(image, size=None):
-    a = np.asarray(image)
-    if a.ndim != 3:
-        raise ValueError(
-            f"image must be one (H, W, C) array (channels last), got shape {a.shape}; for a "
-            "batch of tensors (N, C, H, W) use the *_batch functions"
-        )
-    if size is not None:
-        size = integer("size", size, 1)
-        if size > a.shape[0] or size > a.shape[1]:
-            raise ValueError(
-                f"crop size {size} is larger than the image ({a.shape[0]}×{a.shape[1]}); rescale "
-                "the image first (rescale_shorter) or choose a smaller crop"
-            )
-    return a
-
-
 def rescale_shorter(image, size=256):
     """Resize ``image`` ``(H, W, C)`` so that its shorter side is ``size`` (bilinear, antialiased).
 
@@ -104,13 +87,6 @@ def ten_crop(image, size):
     return np.stack(five + [p[:, ::-1] for p in five])
 
 
-def _check_batch(x, size):
-    image_batch("x", x, "for one (H, W, C) image use the NumPy functions")
-    size = integer("size", size, 1)
-    if size > x.shape[-2] or size > x.shape[-1]:
-        raise ValueError(f"crop size {size} is larger than the images {tuple(x.shape[-2:])}")
-
-
 def center_crop_batch(x, size):
     """Central ``size × size`` patches of a batch ``(N, C, H, W)``."""
     _check_batch(x, size)
@@ -150,3 +126,30 @@ def ten_crop_batch(x, size):
     corners.append(((h - size) // 2, (w - size) // 2))
     five = [x[..., t : t + size, s : s + size] for t, s in corners]
     return torch.stack(five + [p.flip(-1) for p in five])
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _check_image(image, size=None):
+    a = np.asarray(image)
+    if a.ndim != 3:
+        raise ValueError(
+            f"image must be one (H, W, C) array (channels last), got shape {a.shape}; for a "
+            "batch of tensors (N, C, H, W) use the *_batch functions"
+        )
+    if size is not None:
+        size = integer("size", size, 1)
+        if size > a.shape[0] or size > a.shape[1]:
+            raise ValueError(
+                f"crop size {size} is larger than the image ({a.shape[0]}×{a.shape[1]}); rescale "
+                "the image first (rescale_shorter) or choose a smaller crop"
+            )
+    return a
+
+
+def _check_batch(x, size):
+    image_batch("x", x, "for one (H, W, C) image use the NumPy functions")
+    size = integer("size", size, 1)
+    if size > x.shape[-2] or size > x.shape[-1]:
+        raise ValueError(f"crop size {size} is larger than the images {tuple(x.shape[-2:])}")

@@ -17,10 +17,6 @@ from .._validate import image_batch
 __all__ = ["RandomShiftRotate", "affine_batch", "random_rotate", "shift_batch"]
 
 
-def _check_batch(x):
-    image_batch("x", x, "add a channel axis for digits (x[:, None])")
-
-
 def affine_batch(x, dx, dy, degrees, mode="bilinear"):
     """Rotate each image by ``degrees[i]`` (counter-clockwise, about its centre), then shift it
     by ``(dx[i], dy[i])`` pixels (right, down).
@@ -58,10 +54,6 @@ def shift_batch(x, dx, dy):
     return affine_batch(
         x, torch.as_tensor(dx).round(), torch.as_tensor(dy).round(), 0.0, mode="nearest"
     )
-
-
-def _uniform(n, low, high, generator):
-    return low + (high - low) * torch.rand(n, generator=generator)
 
 
 def random_rotate(x, max_degrees=10.0, generator=None):
@@ -102,3 +94,14 @@ class RandomShiftRotate:
 
     def __repr__(self):
         return f"RandomShiftRotate(max_shift={self.max_shift}, max_degrees={self.max_degrees})"
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _check_batch(x):
+    image_batch("x", x, "add a channel axis for digits (x[:, None])")
+
+
+def _uniform(n, low, high, generator):
+    return low + (high - low) * torch.rand(n, generator=generator)

@@ -18,22 +18,6 @@ MNIST_FILE = "mnist_5k.csv.gz"
 N_MNIST = 5000
 
 
-@functools.lru_cache(maxsize=1)
-def _load_raw() -> tuple[np.ndarray, np.ndarray]:
-    path = data_dir() / MNIST_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; it ships with the repository (git checkout).")
-    with gzip.open(path, "rt") as f:
-        table = np.loadtxt(f, delimiter=",", dtype=np.int64)
-    if table.shape != (N_MNIST, 785):
-        raise ValueError(f"{path}: expected 5000 rows of 784 pixels + label, got {table.shape}")
-    x = table[:, :784].astype(np.uint8).reshape(-1, 28, 28)
-    y = table[:, 784].astype(np.int64)
-    x.setflags(write=False)
-    y.setflags(write=False)
-    return x, y
-
-
 def load_mnist() -> tuple[np.ndarray, np.ndarray]:
     """All 5,000 shipped digits: ``x`` uint8 ``(5000, 28, 28)`` in 0..255 and ``y`` int64 ``(5000,)``."""
     x, y = _load_raw()
@@ -88,3 +72,22 @@ def mnist_split(n_train=4000, n_val=0, n_test=1000, seed=0, size=28, device=None
         ys = torch.from_numpy(y[idx].copy())
         out[f"y_{name}"] = ys.to(device) if device is not None else ys
     return out
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+@functools.lru_cache(maxsize=1)
+def _load_raw() -> tuple[np.ndarray, np.ndarray]:
+    path = data_dir() / MNIST_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; it ships with the repository (git checkout).")
+    with gzip.open(path, "rt") as f:
+        table = np.loadtxt(f, delimiter=",", dtype=np.int64)
+    if table.shape != (N_MNIST, 785):
+        raise ValueError(f"{path}: expected 5000 rows of 784 pixels + label, got {table.shape}")
+    x = table[:, :784].astype(np.uint8).reshape(-1, 28, 28)
+    y = table[:, 784].astype(np.int64)
+    x.setflags(write=False)
+    y.setflags(write=False)
+    return x, y

@@ -43,32 +43,6 @@ MODELNET40_CLASSES = (
 MODELNET40_FORMATS = {"txt": "modelnet40_normal_resampled", "h5": "modelnet40_ply_hdf5_2048"}
 
 
-def _check_split(split):
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-
-
-def _normalize(x):
-    """Centre and scale the coordinates (the first 3 columns) of each shape; normals stay."""
-    x = x.copy()
-    x[..., :3] = normalize_unit_sphere(x[..., :3])
-    return x
-
-
-def _check_sizes(n_points, max_per_class):
-    n_points = integer("n_points", n_points, minimum=1)
-    if max_per_class is not None:
-        max_per_class = integer("max_per_class", max_per_class, minimum=1)
-    return n_points, max_per_class
-
-
-def _names(path: Path):
-    names = [s.strip() for s in path.read_text().splitlines() if s.strip()]
-    if not names:
-        raise ValueError(f"{path} lists no class names")
-    return tuple(names)
-
-
 def load_modelnet40_txt(
     root, split="train", n_points=1024, normals=False, max_per_class=None, normalize=True
 ):
@@ -206,3 +180,32 @@ def load_modelnet40(
         f"or '{MODELNET40_FORMATS['h5']}/' (the PointNet release, modelnet40_ply_hdf5_2048.zip) "
         f"there, unzipped, or set DLPARTS_DATA_HOME to the folder that holds one of them."
     )
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _check_split(split):
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+
+
+def _normalize(x):
+    """Centre and scale the coordinates (the first 3 columns) of each shape; normals stay."""
+    x = x.copy()
+    x[..., :3] = normalize_unit_sphere(x[..., :3])
+    return x
+
+
+def _check_sizes(n_points, max_per_class):
+    n_points = integer("n_points", n_points, minimum=1)
+    if max_per_class is not None:
+        max_per_class = integer("max_per_class", max_per_class, minimum=1)
+    return n_points, max_per_class
+
+
+def _names(path: Path):
+    names = [s.strip() for s in path.read_text().splitlines() if s.strip()]
+    if not names:
+        raise ValueError(f"{path} lists no class names")
+    return tuple(names)

@@ -81,6 +81,168 @@ def part_offsets(classes=SHAPE_CLASSES) -> dict:
 # Each piece is (area, sampler(k, rng) -> (k, 3) points, local part id).
 
 
+def sample_shape(name, n_points=512, rng=None, rotate="z", stretch=(0.75, 1.25), noise=0.01):
+    """One shape as a point set.
+
+    Args:
+        name: one of :data:`SHAPE_CLASSES`.
+        n_points: points sampled uniformly on the surface.
+        rng: a ``numpy.random.Generator`` (or a seed).
+        rotate: ``"z"`` (random angle about the vertical axis, ModelNet40's convention),
+            ``"so3"`` (any rotation) or None.
+        stretch: range of the random scale factor of each axis (before rotation).
+        noise: standard deviation of the Gaussian jitter added after normalization.
+
+    Returns:
+        ``(points, parts)``: float32 ``(n_points, 3)`` centred and inside the unit sphere (up to
+        the noise), and int64 ``(n_points,)`` local part ids (see :data:`PART_NAMES`), shuffled.
+    """
+    if name not in SHAPE_CLASSES:
+        raise ValueError(f"unknown shape {name!r}; choose one of {SHAPE_CLASSES}")
+    n_points = integer("n_points", n_points, minimum=1)
+    lo, hi = _check_stretch(stretch)
+    noise = real("noise", noise, minimum=0.0)
+    rng = np.random.default_rng(rng)
+    pts, parts = _sample_canonical(name, n_points, rng)
+    pts = pts * rng.uniform(lo, hi, size=3)
+    pts = pts @ _rotation(rng, rotate).T
+    pts = normalize_unit_sphere(pts[None])[0]
+    pts = pts + rng.normal(scale=noise, size=pts.shape) if noise else pts
+    order = rng.permutation(n_points)
+    return pts[order].astype(np.float32), parts[order]
+
+
+def make_shapes(
+    n_per_class, n_points=512, seed=0, classes=None, rotate="z", stretch=(0.75, 1.25), noise=0.01
+):
+    """A procedural data set: ``n_per_class`` shapes of each class, in a seeded random order.
+
+    Args:
+        classes: names to use (default all of :data:`SHAPE_CLASSES`); labels are their positions
+            in this tuple.
+        seed: fixes every shape; the same arguments give the same tensors.
+        rotate, stretch, noise: see :func:`sample_shape`.
+
+    Returns:
+        dict with ``x`` float32 ``(N, n_points, 3)``, ``y`` int64 ``(N,)``, ``parts`` int64
+        ``(N, n_points)`` global part ids (numbered class after class, see :func:`part_offsets`),
+        ``classes`` (the names) and ``part_names`` (the global part names, "class/part").
+    """
+    import torch
+
+    classes = tuple(classes or SHAPE_CLASSES)
+    bad = [c for c in classes if c not in SHAPE_CLASSES]
+    if bad:
+        raise ValueError(f"unknown classes {bad}; choose from {SHAPE_CLASSES}")
+    n_per_class = integer("n_per_class", n_per_class, minimum=1)
+    n_points = integer("n_points", n_points, minimum=1)
+    _check_stretch(stretch)
+    real("noise", noise, minimum=0.0)
+    _rotation(np.random.default_rng(0), rotate)  # refuses an unknown rotate before any work
+    offsets = part_offsets(classes)
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(len(classes)), n_per_class)
+    labels = labels[rng.permutation(len(labels))]
+    xs, ps = [], []
+    for lab in labels:
+        p, part = sample_shape(classes[lab], n_points, rng, rotate, stretch, noise)
+        xs.append(p)
+        ps.append(part + offsets[classes[lab]])
+    names = [f"{c}/{p}" for c in classes for p in PART_NAMES[c]]
+    return {
+        "x": torch.from_numpy(np.stack(xs)),
+        "y": torch.from_numpy(labels.astype(np.int64)),
+        "parts": torch.from_numpy(np.stack(ps)),
+        "classes": classes,
+        "part_names": names,
+    }
+
+
+def shapes_split(n_train_per_class=100, n_test_per_class=50, n_points=512, seed=0, **kwargs):
+    """Train and test sets of procedural shapes, drawn from independent seeded streams.
+
+    Returns a dict with ``x_train``, ``y_train``, ``parts_train``, ``x_test``, ``y_test``,
+    ``parts_test``, ``classes`` and ``part_names``; ``kwargs`` go to :func:`make_shapes`.
+    """
+    n_train_per_class = integer("n_train_per_class", n_train_per_class, minimum=1)
+    n_test_per_class = integer("n_test_per_class", n_test_per_class, minimum=1)
+    s_train, s_test = np.random.SeedSequence(integer("seed", seed, minimum=0)).spawn(2)
+    tr = make_shapes(n_train_per_class, n_points, int(s_train.generate_state(1)[0]), **kwargs)
+    te = make_shapes(n_test_per_class, n_points, int(s_test.generate_state(1)[0]), **kwargs)
+    out = {f"{k}_train": tr[k] for k in ("x", "y", "parts")}
+    out.update({f"{k}_test": te[k] for k in ("x", "y", "parts")})
+    out["classes"], out["part_names"] = tr["classes"], tr["part_names"]
+    return out
+
+
+# ----------------------------------------------------------------------------- MNIST as points
+
+
+def mnist_to_points(images, n_points=256, threshold=0.5, seed=0):
+    """Digits as 2-D point sets: the centres of the pixels brighter than ``threshold``, each
+    moved uniformly within its pixel, in coordinates ``[-1, 1]`` (x to the right, y up).
+
+    A digit with more ink pixels than ``n_points`` keeps a random subset; one with fewer repeats
+    some (duplicates do not change a max pooling). Pixel values are taken in [0, 1] (uint8 images
+    are divided by 255).
+
+    Shape: ``images`` (N, 28, 28) or (N, 1, 28, 28), array or tensor -> float32 tensor
+    ``(N, n_points, 2)``.
+    """
+    import torch
+
+    a = images.detach().cpu().numpy() if torch.is_tensor(images) else np.asarray(images)
+    if a.ndim == 4 and a.shape[1] == 1:
+        a = a[:, 0]
+    if a.ndim != 3:
+        raise ValueError(f"images must be (N, H, W) or (N, 1, H, W), got shape {a.shape}")
+    if a.shape[0] == 0 or a.shape[1] == 0 or a.shape[2] == 0:
+        raise ValueError(f"images must hold at least one non-empty image, got shape {a.shape}")
+    n_points = integer("n_points", n_points, minimum=1)
+    threshold = probability("threshold", threshold)
+    if not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
+        raise ValueError(f"images must hold real pixel values, got dtype {a.dtype}")
+    if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
+        raise ValueError("images contain NaN or infinite pixel values; repair them first")
+    a = a.astype(np.float32) / (255.0 if a.dtype == np.uint8 or a.max() > 1.0 else 1.0)
+    h, w = a.shape[1:]
+    rng = np.random.default_rng(seed)
+    out = np.empty((len(a), n_points, 2), np.float32)
+    for i, img in enumerate(a):
+        rows, cols = np.nonzero(img > threshold)
+        if len(rows) == 0:
+            rows, cols = np.unravel_index([int(img.argmax())], img.shape)
+        pick = rng.choice(len(rows), n_points, replace=len(rows) < n_points)
+        px = cols[pick] + rng.random(n_points)
+        py = rows[pick] + rng.random(n_points)
+        out[i, :, 0] = px / w * 2 - 1
+        out[i, :, 1] = 1 - py / h * 2
+    return torch.from_numpy(out)
+
+
+def mnist_point_split(n_train=4000, n_test=1000, n_points=256, seed=0, threshold=0.5):
+    """The shipped MNIST digits (``mnist_split``, same fixed test set as every chapter) as 2-D
+    point sets: ``x_train`` (n_train, n_points, 2), ``y_train``, ``x_test``, ``y_test``, and the
+    images ``img_train``/``img_test`` (N, 1, 28, 28) they came from."""
+    from .mnist import mnist_split
+
+    n_train = integer("n_train", n_train, minimum=1)
+    n_test = integer("n_test", n_test, minimum=1)
+    seed = integer("seed", seed, minimum=0)
+    d = mnist_split(n_train=n_train, n_val=0, n_test=n_test, seed=seed)
+    return {
+        "x_train": mnist_to_points(d["x_train"], n_points, threshold, seed),
+        "y_train": d["y_train"],
+        "x_test": mnist_to_points(d["x_test"], n_points, threshold, seed + 1),
+        "y_test": d["y_test"],
+        "img_train": d["x_train"],
+        "img_test": d["x_test"],
+    }
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
 def _tri(a, b, c):
     a, b, c = (np.asarray(v, float) for v in (a, b, c))
     area = 0.5 * np.linalg.norm(np.cross(b - a, c - a))
@@ -260,162 +422,3 @@ def _check_stretch(stretch):
     if lo > hi:
         raise ValueError(f"stretch must be (low, high) with low <= high, got {stretch!r}")
     return lo, hi
-
-
-def sample_shape(name, n_points=512, rng=None, rotate="z", stretch=(0.75, 1.25), noise=0.01):
-    """One shape as a point set.
-
-    Args:
-        name: one of :data:`SHAPE_CLASSES`.
-        n_points: points sampled uniformly on the surface.
-        rng: a ``numpy.random.Generator`` (or a seed).
-        rotate: ``"z"`` (random angle about the vertical axis, ModelNet40's convention),
-            ``"so3"`` (any rotation) or None.
-        stretch: range of the random scale factor of each axis (before rotation).
-        noise: standard deviation of the Gaussian jitter added after normalization.
-
-    Returns:
-        ``(points, parts)``: float32 ``(n_points, 3)`` centred and inside the unit sphere (up to
-        the noise), and int64 ``(n_points,)`` local part ids (see :data:`PART_NAMES`), shuffled.
-    """
-    if name not in SHAPE_CLASSES:
-        raise ValueError(f"unknown shape {name!r}; choose one of {SHAPE_CLASSES}")
-    n_points = integer("n_points", n_points, minimum=1)
-    lo, hi = _check_stretch(stretch)
-    noise = real("noise", noise, minimum=0.0)
-    rng = np.random.default_rng(rng)
-    pts, parts = _sample_canonical(name, n_points, rng)
-    pts = pts * rng.uniform(lo, hi, size=3)
-    pts = pts @ _rotation(rng, rotate).T
-    pts = normalize_unit_sphere(pts[None])[0]
-    pts = pts + rng.normal(scale=noise, size=pts.shape) if noise else pts
-    order = rng.permutation(n_points)
-    return pts[order].astype(np.float32), parts[order]
-
-
-def make_shapes(
-    n_per_class, n_points=512, seed=0, classes=None, rotate="z", stretch=(0.75, 1.25), noise=0.01
-):
-    """A procedural data set: ``n_per_class`` shapes of each class, in a seeded random order.
-
-    Args:
-        classes: names to use (default all of :data:`SHAPE_CLASSES`); labels are their positions
-            in this tuple.
-        seed: fixes every shape; the same arguments give the same tensors.
-        rotate, stretch, noise: see :func:`sample_shape`.
-
-    Returns:
-        dict with ``x`` float32 ``(N, n_points, 3)``, ``y`` int64 ``(N,)``, ``parts`` int64
-        ``(N, n_points)`` global part ids (numbered class after class, see :func:`part_offsets`),
-        ``classes`` (the names) and ``part_names`` (the global part names, "class/part").
-    """
-    import torch
-
-    classes = tuple(classes or SHAPE_CLASSES)
-    bad = [c for c in classes if c not in SHAPE_CLASSES]
-    if bad:
-        raise ValueError(f"unknown classes {bad}; choose from {SHAPE_CLASSES}")
-    n_per_class = integer("n_per_class", n_per_class, minimum=1)
-    n_points = integer("n_points", n_points, minimum=1)
-    _check_stretch(stretch)
-    real("noise", noise, minimum=0.0)
-    _rotation(np.random.default_rng(0), rotate)  # refuses an unknown rotate before any work
-    offsets = part_offsets(classes)
-    rng = np.random.default_rng(seed)
-    labels = np.repeat(np.arange(len(classes)), n_per_class)
-    labels = labels[rng.permutation(len(labels))]
-    xs, ps = [], []
-    for lab in labels:
-        p, part = sample_shape(classes[lab], n_points, rng, rotate, stretch, noise)
-        xs.append(p)
-        ps.append(part + offsets[classes[lab]])
-    names = [f"{c}/{p}" for c in classes for p in PART_NAMES[c]]
-    return {
-        "x": torch.from_numpy(np.stack(xs)),
-        "y": torch.from_numpy(labels.astype(np.int64)),
-        "parts": torch.from_numpy(np.stack(ps)),
-        "classes": classes,
-        "part_names": names,
-    }
-
-
-def shapes_split(n_train_per_class=100, n_test_per_class=50, n_points=512, seed=0, **kwargs):
-    """Train and test sets of procedural shapes, drawn from independent seeded streams.
-
-    Returns a dict with ``x_train``, ``y_train``, ``parts_train``, ``x_test``, ``y_test``,
-    ``parts_test``, ``classes`` and ``part_names``; ``kwargs`` go to :func:`make_shapes`.
-    """
-    n_train_per_class = integer("n_train_per_class", n_train_per_class, minimum=1)
-    n_test_per_class = integer("n_test_per_class", n_test_per_class, minimum=1)
-    s_train, s_test = np.random.SeedSequence(integer("seed", seed, minimum=0)).spawn(2)
-    tr = make_shapes(n_train_per_class, n_points, int(s_train.generate_state(1)[0]), **kwargs)
-    te = make_shapes(n_test_per_class, n_points, int(s_test.generate_state(1)[0]), **kwargs)
-    out = {f"{k}_train": tr[k] for k in ("x", "y", "parts")}
-    out.update({f"{k}_test": te[k] for k in ("x", "y", "parts")})
-    out["classes"], out["part_names"] = tr["classes"], tr["part_names"]
-    return out
-
-
-# ----------------------------------------------------------------------------- MNIST as points
-
-
-def mnist_to_points(images, n_points=256, threshold=0.5, seed=0):
-    """Digits as 2-D point sets: the centres of the pixels brighter than ``threshold``, each
-    moved uniformly within its pixel, in coordinates ``[-1, 1]`` (x to the right, y up).
-
-    A digit with more ink pixels than ``n_points`` keeps a random subset; one with fewer repeats
-    some (duplicates do not change a max pooling). Pixel values are taken in [0, 1] (uint8 images
-    are divided by 255).
-
-    Shape: ``images`` (N, 28, 28) or (N, 1, 28, 28), array or tensor -> float32 tensor
-    ``(N, n_points, 2)``.
-    """
-    import torch
-
-    a = images.detach().cpu().numpy() if torch.is_tensor(images) else np.asarray(images)
-    if a.ndim == 4 and a.shape[1] == 1:
-        a = a[:, 0]
-    if a.ndim != 3:
-        raise ValueError(f"images must be (N, H, W) or (N, 1, H, W), got shape {a.shape}")
-    if a.shape[0] == 0 or a.shape[1] == 0 or a.shape[2] == 0:
-        raise ValueError(f"images must hold at least one non-empty image, got shape {a.shape}")
-    n_points = integer("n_points", n_points, minimum=1)
-    threshold = probability("threshold", threshold)
-    if not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
-        raise ValueError(f"images must hold real pixel values, got dtype {a.dtype}")
-    if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
-        raise ValueError("images contain NaN or infinite pixel values; repair them first")
-    a = a.astype(np.float32) / (255.0 if a.dtype == np.uint8 or a.max() > 1.0 else 1.0)
-    h, w = a.shape[1:]
-    rng = np.random.default_rng(seed)
-    out = np.empty((len(a), n_points, 2), np.float32)
-    for i, img in enumerate(a):
-        rows, cols = np.nonzero(img > threshold)
-        if len(rows) == 0:
-            rows, cols = np.unravel_index([int(img.argmax())], img.shape)
-        pick = rng.choice(len(rows), n_points, replace=len(rows) < n_points)
-        px = cols[pick] + rng.random(n_points)
-        py = rows[pick] + rng.random(n_points)
-        out[i, :, 0] = px / w * 2 - 1
-        out[i, :, 1] = 1 - py / h * 2
-    return torch.from_numpy(out)
-
-
-def mnist_point_split(n_train=4000, n_test=1000, n_points=256, seed=0, threshold=0.5):
-    """The shipped MNIST digits (``mnist_split``, same fixed test set as every chapter) as 2-D
-    point sets: ``x_train`` (n_train, n_points, 2), ``y_train``, ``x_test``, ``y_test``, and the
-    images ``img_train``/``img_test`` (N, 1, 28, 28) they came from."""
-    from .mnist import mnist_split
-
-    n_train = integer("n_train", n_train, minimum=1)
-    n_test = integer("n_test", n_test, minimum=1)
-    seed = integer("seed", seed, minimum=0)
-    d = mnist_split(n_train=n_train, n_val=0, n_test=n_test, seed=seed)
-    return {
-        "x_train": mnist_to_points(d["x_train"], n_points, threshold, seed),
-        "y_train": d["y_train"],
-        "x_test": mnist_to_points(d["x_test"], n_points, threshold, seed + 1),
-        "y_test": d["y_test"],
-        "img_train": d["x_train"],
-        "img_test": d["x_test"],
-    }

@@ -70,10 +70,6 @@ TRAINS_AT = 0.5
 """A run *trains* when its final test accuracy reaches this (chance is 0.1 on ten digits)."""
 
 
-def _bns(model: nn.Module) -> list:
-    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-
-
 def fit_steps(
     model: nn.Module,
     data: dict,
@@ -585,3 +581,10 @@ def bn_after_sigmoid_mlp(
     nn.init.zeros_(out.bias)
     layers.append(out)
     return nn.Sequential(*layers)
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _bns(model: nn.Module) -> list:
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]

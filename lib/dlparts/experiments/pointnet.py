@@ -74,18 +74,6 @@ DIGITS_PP = dict(
 )
 
 
-def _check_xy(name, data):
-    if not (isinstance(data, tuple | list) and len(data) == 2):
-        raise ValueError(f"{name} must be a pair (x, y), got {type(data).__name__}")
-    x, y = data
-    if not (torch.is_tensor(x) and torch.is_tensor(y)) or len(x) != len(y) or len(x) == 0:
-        raise ValueError(
-            f"{name} must be a pair of tensors (x, y) with the same, non-zero length, got "
-            f"lengths {len(x) if hasattr(x, '__len__') else '?'} and "
-            f"{len(y) if hasattr(y, '__len__') else '?'}"
-        )
-
-
 def augment(x: torch.Tensor) -> torch.Tensor:
     """The papers' augmentation: a random rotation about the vertical axis, then jitter."""
     return P.jitter(P.random_rotate_z(x))
@@ -197,19 +185,6 @@ def predict_parts(model, x, y, ranges, n_parts: int, batch_size: int = 64) -> to
     return (logits + mask[:, :, None]).argmax(1)
 
 
-def _check_labels(y, ranges, n):
-    y = torch.as_tensor(y)
-    if y.shape != (n,):
-        raise ValueError(
-            f"y must hold one class label per shape, shape ({n},), got {tuple(y.shape)}"
-        )
-    if n and (int(y.min()) < 0 or int(y.max()) >= len(ranges)):
-        raise ValueError(
-            f"class labels must be in 0..{len(ranges) - 1} (one range per class), got "
-            f"{int(y.min())}..{int(y.max())}"
-        )
-
-
 def instance_miou(pred, parts, y, ranges) -> float:
     """The papers' instance mIoU: per shape, the IoU of each part of its class (1 for a part
     absent from both prediction and truth, as in PointNet's evaluation code), averaged over the
@@ -245,3 +220,31 @@ def majority_part_baseline(train_parts, train_y, test_y, n_points: int, ranges) 
         best.append(r.start + int(counts.argmax()) if counts.sum() else r.start)
     best = torch.tensor(best)
     return best[test_y][:, None].expand(-1, n_points).clone()
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _check_xy(name, data):
+    if not (isinstance(data, tuple | list) and len(data) == 2):
+        raise ValueError(f"{name} must be a pair (x, y), got {type(data).__name__}")
+    x, y = data
+    if not (torch.is_tensor(x) and torch.is_tensor(y)) or len(x) != len(y) or len(x) == 0:
+        raise ValueError(
+            f"{name} must be a pair of tensors (x, y) with the same, non-zero length, got "
+            f"lengths {len(x) if hasattr(x, '__len__') else '?'} and "
+            f"{len(y) if hasattr(y, '__len__') else '?'}"
+        )
+
+
+def _check_labels(y, ranges, n):
+    y = torch.as_tensor(y)
+    if y.shape != (n,):
+        raise ValueError(
+            f"y must hold one class label per shape, shape ({n},), got {tuple(y.shape)}"
+        )
+    if n and (int(y.min()) < 0 or int(y.max()) >= len(ranges)):
+        raise ValueError(
+            f"class labels must be in 0..{len(ranges) - 1} (one range per class), got "
+            f"{int(y.min())}..{int(y.max())}"
+        )

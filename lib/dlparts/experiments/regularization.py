@@ -183,10 +183,6 @@ def run_configs(
     return out
 
 
-def _hidden_linears(net: nn.Module):
-    return [m for m in net if isinstance(m, nn.Linear)]
-
-
 @torch.no_grad()
 def last_hidden(net: nn.Module, x):
     """The last hidden layer's ReLU activations of an :func:`~dlparts.models.mlp.mlp` (eval
@@ -336,3 +332,10 @@ def generalization_gap(hist):
         )
     tr, va = hist.train_eval_acc[-1], hist.val_acc[-1]
     return tr, va, tr - va
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _hidden_linears(net: nn.Module):
+    return [m for m in net if isinstance(m, nn.Linear)]

@@ -52,15 +52,6 @@ class AbsTanh(nn.Module):
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "abstanh": AbsTanh}
 
 
-def _paper_lrn() -> nn.LocalResponseNorm:
-    """LRN with the paper's constants (k=2, n=5, alpha=1e-4, beta=0.75).
-
-    PyTorch divides ``alpha`` by ``size``, so the paper's alpha is passed as ``alpha * n``.
-    """
-    n, alpha = 5, 1e-4
-    return nn.LocalResponseNorm(size=n, alpha=alpha * n, beta=0.75, k=2.0)
-
-
 class AlexNet(nn.Module):
     """AlexNet's eight learned layers: five convolutions, then three fully connected layers.
 
@@ -324,3 +315,15 @@ def four_layer_cnn(
             ]
         )
     )
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _paper_lrn() -> nn.LocalResponseNorm:
+    """LRN with the paper's constants (k=2, n=5, alpha=1e-4, beta=0.75).
+
+    PyTorch divides ``alpha`` by ``size``, so the paper's alpha is passed as ``alpha * n``.
+    """
+    n, alpha = 5, 1e-4
+    return nn.LocalResponseNorm(size=n, alpha=alpha * n, beta=0.75, k=2.0)

@@ -225,23 +225,6 @@ def zfnet(num_classes: int = 1000, conv345=(512, 1024, 512)) -> ZFNet:
 # --------------------------------------------------------------------------- Inception
 
 
-def _conv(cin: int, cout: int, k: int, batch_norm: bool) -> nn.Sequential:
-    """k×k 'same' convolution + ReLU; with ``batch_norm``, torchvision's BasicConv2d (no bias,
-    BatchNorm with eps 0.001)."""
-    if batch_norm:
-        return nn.Sequential(
-            nn.Conv2d(cin, cout, k, padding=k // 2, bias=False),
-            nn.BatchNorm2d(cout, eps=0.001),
-            nn.ReLU(inplace=True),
-        )
-    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2), nn.ReLU(inplace=True))
-
-
-def _positive(**kw) -> None:
-    for k, v in kw.items():
-        _integer(k, v, 1)
-
-
 class InceptionBlock(nn.Module):
     """GoogLeNet's Inception module with dimension reductions (Szegedy et al., 2015, Figure 2b).
 
@@ -477,3 +460,23 @@ def inception_savings(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj, 
         "out_reduced": c1 + c3 + c5 + pool_proj,
         "out_naive": c1 + c3 + c5 + in_channels,
     }
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _conv(cin: int, cout: int, k: int, batch_norm: bool) -> nn.Sequential:
+    """k×k 'same' convolution + ReLU; with ``batch_norm``, torchvision's BasicConv2d (no bias,
+    BatchNorm with eps 0.001)."""
+    if batch_norm:
+        return nn.Sequential(
+            nn.Conv2d(cin, cout, k, padding=k // 2, bias=False),
+            nn.BatchNorm2d(cout, eps=0.001),
+            nn.ReLU(inplace=True),
+        )
+    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2), nn.ReLU(inplace=True))
+
+
+def _positive(**kw) -> None:
+    for k, v in kw.items():
+        _integer(k, v, 1)

@@ -68,29 +68,6 @@ def fc_head(channels, num_out: int, dropout: float = 0.0) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _check_input(x, in_dim, name="x", what="coordinates", finite=True):
-    """``x`` as a floating ``(B, N, in_dim)`` tensor with ``N >= 1``, or a ``ValueError``."""
-    if not torch.is_tensor(x) or x.dim() != 3 or x.shape[-1] != in_dim:
-        shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
-        hint = ""
-        if torch.is_tensor(x) and x.dim() == 3 and x.shape[1] == in_dim:
-            hint = f"; this looks channels-first (B, {in_dim}, N): pass {name}.transpose(1, 2)"
-        raise ValueError(
-            f"{name} must have shape (B, N, {in_dim}) (batch, points, {what}), got {shape}{hint}"
-        )
-    if x.dtype == torch.bool or x.is_complex():
-        raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
-    if not x.is_floating_point():
-        x = x.to(torch.get_default_dtype())
-    if x.shape[1] == 0:
-        raise ValueError(
-            f"{name} has no points (shape {tuple(x.shape)}): each set needs at least one point"
-        )
-    if finite:
-        finite_array(name, x, "Remove or repair those points first.")
-    return x
-
-
 def orthogonality_loss(a: torch.Tensor) -> torch.Tensor:
     """PointNet's regularizer ``||I - A A^T||_F^2``, averaged over the batch. ``a``: (B, k, k)."""
     eye = torch.eye(a.shape[-1], device=a.device, dtype=a.dtype)
@@ -370,10 +347,6 @@ class PointSetMLP(nn.Module):
 # ----------------------------------------------------------------------------- PointNet++
 
 
-def _per_scale(value, n):
-    return tuple(value) if isinstance(value, list | tuple) else (value,) * n
-
-
 _FEWER_POINTS = ("error", "all")
 
 
@@ -567,21 +540,6 @@ class FeaturePropagation(nn.Module):
         return self.mlp(up.transpose(1, 2)).transpose(1, 2)
 
 
-def _levels(msg, npoints, radii, nsamples, mlps, coord_dim, in_channels=0, fewer_points="error"):
-    levels, c = [], in_channels
-    for npoint, r, k, m in zip(npoints, radii, nsamples, mlps):
-        if msg:
-            rs = _per_scale(r, 3)
-            ks = _per_scale(k, len(rs))
-            ms = m if isinstance(m[0], list | tuple) else (m,) * len(rs)
-            level = SetAbstractionMSG(npoint, rs, ks, c, ms, coord_dim, fewer_points)
-        else:
-            level = SetAbstraction(npoint, r, k, c, m, coord_dim, fewer_points=fewer_points)
-        levels.append(level)
-        c = level.out_channels
-    return nn.ModuleList(levels), c
-
-
 class PointNet2Cls(nn.Module):
     """PointNet++ for classification: set abstraction levels, then one group-all level (a
     PointNet on the remaining centroids) and fully connected layers.
@@ -690,3 +648,48 @@ class PointNet2Seg(nn.Module):
             dense = len(xyzs) - 2 - i
             up = fp._forward(xyzs[dense], xyzs[dense + 1], feats[dense], up)
         return self.head(up.transpose(1, 2))
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _check_input(x, in_dim, name="x", what="coordinates", finite=True):
+    """``x`` as a floating ``(B, N, in_dim)`` tensor with ``N >= 1``, or a ``ValueError``."""
+    if not torch.is_tensor(x) or x.dim() != 3 or x.shape[-1] != in_dim:
+        shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
+        hint = ""
+        if torch.is_tensor(x) and x.dim() == 3 and x.shape[1] == in_dim:
+            hint = f"; this looks channels-first (B, {in_dim}, N): pass {name}.transpose(1, 2)"
+        raise ValueError(
+            f"{name} must have shape (B, N, {in_dim}) (batch, points, {what}), got {shape}{hint}"
+        )
+    if x.dtype == torch.bool or x.is_complex():
+        raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    if not x.is_floating_point():
+        x = x.to(torch.get_default_dtype())
+    if x.shape[1] == 0:
+        raise ValueError(
+            f"{name} has no points (shape {tuple(x.shape)}): each set needs at least one point"
+        )
+    if finite:
+        finite_array(name, x, "Remove or repair those points first.")
+    return x
+
+
+def _per_scale(value, n):
+    return tuple(value) if isinstance(value, list | tuple) else (value,) * n
+
+
+def _levels(msg, npoints, radii, nsamples, mlps, coord_dim, in_channels=0, fewer_points="error"):
+    levels, c = [], in_channels
+    for npoint, r, k, m in zip(npoints, radii, nsamples, mlps):
+        if msg:
+            rs = _per_scale(r, 3)
+            ks = _per_scale(k, len(rs))
+            ms = m if isinstance(m[0], list | tuple) else (m,) * len(rs)
+            level = SetAbstractionMSG(npoint, rs, ks, c, ms, coord_dim, fewer_points)
+        else:
+            level = SetAbstraction(npoint, r, k, c, m, coord_dim, fewer_points=fewer_points)
+        levels.append(level)
+        c = level.out_channels
+    return nn.ModuleList(levels), c

@@ -65,10 +65,6 @@ class PadShortcut(nn.Module):
         return F.pad(x, (0, 0, 0, 0, 0, extra)) if extra else x
 
 
-def _projection(cin, cout, stride):
-    return nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
-
-
 class BasicBlock(nn.Module):
     """Two 3×3 convolutions, each followed by BN; ``relu(F(x) + shortcut(x))``.
 
@@ -146,10 +142,6 @@ class Bottleneck(nn.Module):
         if self.residual:
             out = out + self.shortcut(x)
         return F.relu(out)
-
-
-def _init(model):
-    return init_model(model, "he_fan_out", linear=False)
 
 
 class ResNet(nn.Module):
@@ -279,3 +271,14 @@ def resnet_cifar(depth, num_classes=10, shortcut="A", in_channels=3, width=16) -
 def plain_cifar(depth, num_classes=10, in_channels=3, width=16) -> CifarResNet:
     """The same network as :func:`resnet_cifar` without shortcuts (the paper's "plain" nets)."""
     return CifarResNet(depth, num_classes, "none", in_channels, width)
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _projection(cin, cout, stride):
+    return nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+
+
+def _init(model):
+    return init_model(model, "he_fan_out", linear=False)

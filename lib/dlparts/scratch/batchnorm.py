@@ -27,58 +27,6 @@ import numpy as np
 from .. import _validate
 
 
-def _check(x, gamma, beta, running_mean, running_var, momentum, eps, training):
-    x = np.asarray(x)
-    if x.ndim not in (2, 4):
-        raise ValueError(
-            f"batchnorm expects x of shape (N, D) or (N, C, H, W), got a {x.ndim}-D array of "
-            f"shape {x.shape}; reshape a sequence (N, C, L) to (N, C, L, 1) "
-            "or flatten it to (N, D)."
-        )
-    features = x.shape[1]
-    expected = (features,)
-    what = "D" if x.ndim == 2 else "C"
-    for name, v in (
-        ("gamma", gamma),
-        ("beta", beta),
-        ("running_mean", running_mean),
-        ("running_var", running_var),
-    ):
-        if v is None:
-            continue
-        shape = np.shape(v)
-        if shape != expected:
-            raise ValueError(
-                f"{name} must have shape ({what},) = {expected} for x of shape {x.shape} "
-                f"(one value per {'feature' if x.ndim == 2 else 'channel'}), got {shape}."
-            )
-    for name, v in (("running_mean", running_mean), ("running_var", running_var)):
-        if v is not None and not (isinstance(v, np.ndarray) and v.flags.writeable):
-            raise ValueError(
-                f"{name} must be a writable NumPy array (it is updated in place), "
-                f"got {type(v).__name__}; pass np.zeros(C) / np.ones(C), or None to skip it."
-            )
-    # momentum: PyTorch's convention, the weight of the new batch in [0, 1]
-    _validate.real("momentum", momentum, minimum=0.0, maximum=1.0)
-    _validate.real("eps", eps, positive=True)  # it keeps 1/sqrt(var + eps) finite
-    if training:
-        m = x.size // features if features else 0
-        if m <= 1:
-            raise ValueError(
-                f"batch normalization in training mode needs more than one value per "
-                f"{'feature' if x.ndim == 2 else 'channel'} to estimate a variance, got x of "
-                f"shape {x.shape} ({m} value per {'feature' if x.ndim == 2 else 'channel'}): "
-                "the variance of a single number is 0 (biased) or undefined (unbiased, 0/0). "
-                "Use a larger batch, or evaluation mode (training=False) with running statistics."
-            )
-    elif running_mean is None or running_var is None:
-        raise ValueError(
-            "evaluation mode (training=False) normalizes with running_mean and running_var; "
-            "pass both arrays (they are updated during training)."
-        )
-    return x
-
-
 def batchnorm_forward(
     x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5, training=True
 ):
@@ -163,3 +111,58 @@ def batchnorm_backward(dout, cache):
     m = xhat.size // xhat.shape[1]
     dx = scale / m * (m * dout - dbeta.reshape(bshape) - xhat * dgamma.reshape(bshape))
     return dx.astype(xhat.dtype, copy=False), dgamma, dbeta
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _check(x, gamma, beta, running_mean, running_var, momentum, eps, training):
+    x = np.asarray(x)
+    if x.ndim not in (2, 4):
+        raise ValueError(
+            f"batchnorm expects x of shape (N, D) or (N, C, H, W), got a {x.ndim}-D array of "
+            f"shape {x.shape}; reshape a sequence (N, C, L) to (N, C, L, 1) "
+            "or flatten it to (N, D)."
+        )
+    features = x.shape[1]
+    expected = (features,)
+    what = "D" if x.ndim == 2 else "C"
+    for name, v in (
+        ("gamma", gamma),
+        ("beta", beta),
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+    ):
+        if v is None:
+            continue
+        shape = np.shape(v)
+        if shape != expected:
+            raise ValueError(
+                f"{name} must have shape ({what},) = {expected} for x of shape {x.shape} "
+                f"(one value per {'feature' if x.ndim == 2 else 'channel'}), got {shape}."
+            )
+    for name, v in (("running_mean", running_mean), ("running_var", running_var)):
+        if v is not None and not (isinstance(v, np.ndarray) and v.flags.writeable):
+            raise ValueError(
+                f"{name} must be a writable NumPy array (it is updated in place), "
+                f"got {type(v).__name__}; pass np.zeros(C) / np.ones(C), or None to skip it."
+            )
+    # momentum: PyTorch's convention, the weight of the new batch in [0, 1]
+    _validate.real("momentum", momentum, minimum=0.0, maximum=1.0)
+    _validate.real("eps", eps, positive=True)  # it keeps 1/sqrt(var + eps) finite
+    if training:
+        m = x.size // features if features else 0
+        if m <= 1:
+            raise ValueError(
+                f"batch normalization in training mode needs more than one value per "
+                f"{'feature' if x.ndim == 2 else 'channel'} to estimate a variance, got x of "
+                f"shape {x.shape} ({m} value per {'feature' if x.ndim == 2 else 'channel'}): "
+                "the variance of a single number is 0 (biased) or undefined (unbiased, 0/0). "
+                "Use a larger batch, or evaluation mode (training=False) with running statistics."
+            )
+    elif running_mean is None or running_var is None:
+        raise ValueError(
+            "evaluation mode (training=False) normalizes with running_mean and running_var; "
+            "pass both arrays (they are updated during training)."
+        )
+    return x

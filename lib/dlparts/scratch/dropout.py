@@ -30,26 +30,6 @@ __all__ = [
 ]
 
 
-def _check_p(p) -> float:
-    try:
-        return probability("p", p)
-    except ValueError:
-        raise ValueError(
-            f"p is the probability of dropping a unit and must lie in [0, 1), got {p!r}. "
-            "(If you have the dropout paper's keep probability, pass 1 - p_keep.)"
-        ) from None
-
-
-def _rng(rng) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or isinstance(rng, (numbers.Integral, np.random.SeedSequence)):
-        return np.random.default_rng(rng)
-    raise ValueError(
-        f"rng must be None, an int seed or a numpy Generator, got {type(rng).__name__}"
-    )
-
-
 def dropout_forward(x, p, training=True, rng=None):
     """Inverted dropout: zero each unit with probability ``p``, scale survivors by ``1/(1-p)``.
 
@@ -123,3 +103,26 @@ def drop_prob_from_keep_prob(p_keep):
     """
     p_keep = real("a keep probability p_keep", p_keep, positive=True, maximum=1.0)
     return 1.0 - p_keep
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _check_p(p) -> float:
+    try:
+        return probability("p", p)
+    except ValueError:
+        raise ValueError(
+            f"p is the probability of dropping a unit and must lie in [0, 1), got {p!r}. "
+            "(If you have the dropout paper's keep probability, pass 1 - p_keep.)"
+        ) from None
+
+
+def _rng(rng) -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, (numbers.Integral, np.random.SeedSequence)):
+        return np.random.default_rng(rng)
+    raise ValueError(
+        f"rng must be None, an int seed or a numpy Generator, got {type(rng).__name__}"
+    )

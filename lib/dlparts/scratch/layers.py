@@ -18,11 +18,6 @@ import numpy as np
 __all__ = ["affine_forward", "affine_backward", "relu_forward", "relu_backward"]
 
 
-def _float(a):
-    a = np.asarray(a)
-    return a if np.issubdtype(a.dtype, np.floating) else a.astype(np.float64)
-
-
 def affine_forward(x, w, b):
     """A fully connected layer: ``out = x.reshape(N, D) @ w + b``.
 
@@ -106,3 +101,11 @@ def relu_backward(dout, cache):
             "cache that relu_forward returned for this very input."
         )
     return np.where(x > 0, dout, 0).astype(x.dtype, copy=False)
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _float(a):
+    a = np.asarray(a)
+    return a if np.issubdtype(a.dtype, np.floating) else a.astype(np.float64)

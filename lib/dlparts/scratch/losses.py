@@ -13,30 +13,6 @@ import numpy as np
 __all__ = ["softmax_loss", "svm_loss"]
 
 
-def _check(scores, y):
-    scores = np.asarray(scores)
-    if scores.ndim != 2 or scores.shape[0] == 0 or scores.shape[1] < 2:
-        raise ValueError(
-            f"scores must be (N, C) with N >= 1 samples and C >= 2 classes, got {scores.shape}"
-        )
-    if not np.issubdtype(scores.dtype, np.floating):
-        scores = scores.astype(np.float64)
-    y = np.asarray(y)
-    n, c = scores.shape
-    if y.shape != (n,):
-        raise ValueError(f"y must have shape ({n},) to match scores {scores.shape}, got {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
-        if np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y)):
-            y = y.astype(np.int64)
-        else:
-            raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
-    if y.size and (y.min() < 0 or y.max() >= c):
-        raise ValueError(
-            f"labels must lie in 0..{c - 1} for {c} classes, got values from {y.min()} to {y.max()}"
-        )
-    return scores, y
-
-
 def svm_loss(scores, y, margin=1.0):
     """Multiclass hinge loss (Weston–Watkins / CS231n form), averaged over samples.
 
@@ -82,3 +58,30 @@ def softmax_loss(scores, y):
     d = np.exp(log_probs)
     d[rows, y] -= 1
     return float(loss), (d / n).astype(scores.dtype, copy=False)
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _check(scores, y):
+    scores = np.asarray(scores)
+    if scores.ndim != 2 or scores.shape[0] == 0 or scores.shape[1] < 2:
+        raise ValueError(
+            f"scores must be (N, C) with N >= 1 samples and C >= 2 classes, got {scores.shape}"
+        )
+    if not np.issubdtype(scores.dtype, np.floating):
+        scores = scores.astype(np.float64)
+    y = np.asarray(y)
+    n, c = scores.shape
+    if y.shape != (n,):
+        raise ValueError(f"y must have shape ({n},) to match scores {scores.shape}, got {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        if np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y)):
+            y = y.astype(np.int64)
+        else:
+            raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
+    if y.size and (y.min() < 0 or y.max() >= c):
+        raise ValueError(
+            f"labels must lie in 0..{c - 1} for {c} classes, got values from {y.min()} to {y.max()}"
+        )
+    return scores, y

@@ -22,31 +22,6 @@ from .._validate import integer
 __all__ = ["lrn_backward", "lrn_forward"]
 
 
-def _window_sum(v: np.ndarray, half: int) -> np.ndarray:
-    """``out[:, i] = sum(v[:, max(0, i - half) : i + half + 1])`` along axis 1."""
-    c = v.shape[1]
-    pad = [(0, 0)] * v.ndim
-    pad[1] = (half + 1, half)
-    cs = np.cumsum(np.pad(v, pad), axis=1)
-    return cs[:, 2 * half + 1 : 2 * half + 1 + c] - cs[:, :c]
-
-
-def _check(x, size, alpha, beta, k):
-    if not isinstance(x, np.ndarray) or x.ndim < 2:
-        raise ValueError(
-            "x must be a NumPy array of shape (N, C, ...) with channels on axis 1, got "
-            f"{type(x).__name__} with shape {getattr(x, 'shape', None)}"
-        )
-    if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"x must be a float array (float32 or float64), got dtype {x.dtype}")
-    integer("size (the paper's n)", size, 1)
-    if not (alpha >= 0 and beta >= 0 and k > 0):
-        raise ValueError(
-            f"need alpha >= 0, beta >= 0 and k > 0 (the paper: alpha=1e-4, beta=0.75, k=2), got "
-            f"{alpha=}, {beta=}, {k=}"
-        )
-
-
 def lrn_forward(x, size=5, alpha=1e-4, beta=0.75, k=2.0):
     """Local response normalization across channels, with the paper's formula.
 
@@ -94,3 +69,31 @@ def lrn_backward(dout, cache):
     inner = _window_sum(dout * x * scale / s, half)
     dx = dout * scale - 2.0 * alpha * beta * x * inner
     return dx.astype(x.dtype, copy=False)
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _window_sum(v: np.ndarray, half: int) -> np.ndarray:
+    """``out[:, i] = sum(v[:, max(0, i - half) : i + half + 1])`` along axis 1."""
+    c = v.shape[1]
+    pad = [(0, 0)] * v.ndim
+    pad[1] = (half + 1, half)
+    cs = np.cumsum(np.pad(v, pad), axis=1)
+    return cs[:, 2 * half + 1 : 2 * half + 1 + c] - cs[:, :c]
+
+
+def _check(x, size, alpha, beta, k):
+    if not isinstance(x, np.ndarray) or x.ndim < 2:
+        raise ValueError(
+            "x must be a NumPy array of shape (N, C, ...) with channels on axis 1, got "
+            f"{type(x).__name__} with shape {getattr(x, 'shape', None)}"
+        )
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"x must be a float array (float32 or float64), got dtype {x.dtype}")
+    integer("size (the paper's n)", size, 1)
+    if not (alpha >= 0 and beta >= 0 and k > 0):
+        raise ValueError(
+            f"need alpha >= 0, beta >= 0 and k > 0 (the paper: alpha=1e-4, beta=0.75, k=2), got "
+            f"{alpha=}, {beta=}, {k=}"
+        )

@@ -26,13 +26,6 @@ from .losses import softmax_loss
 __all__ = ["ThreeLayerConvNet"]
 
 
-def _normal(rng, shape):
-    """Standard normal draws from ``rng`` (None: NumPy's global state, as CS231n)."""
-    if rng is None:
-        return np.random.randn(*shape)
-    return rng.standard_normal(shape)
-
-
 class ThreeLayerConvNet:
     """conv - relu - 2x2 max pool - affine - relu - affine - softmax, in NumPy.
 
@@ -168,3 +161,13 @@ class ThreeLayerConvNet:
             grads[k] = grads[k] + self.dtype(self.reg) * p[k]
         grads = {k: grads[k].astype(self.dtype, copy=False) for k in p}
         return data_loss + reg_loss, grads
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _normal(rng, shape):
+    """Standard normal draws from ``rng`` (None: NumPy's global state, as CS231n)."""
+    if rng is None:
+        return np.random.randn(*shape)
+    return rng.standard_normal(shape)

@@ -43,32 +43,6 @@ __all__ = [
 ]
 
 
-def _as_float(x, name="x"):
-    x = np.asarray(x)
-    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-        raise ValueError(f"{name} must be a real array, got dtype {x.dtype}.")
-    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
-    x = x.astype(dtype, copy=False)
-    _validate.finite_array(name, x)
-    return x
-
-
-def _param(name, value, shape, dtype, hint):
-    v = np.asarray(value)
-    if v.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {v.shape}; {hint}")
-    return v.astype(dtype, copy=False)
-
-
-def _normalize_backward(dxhat, xhat, inv_std, axes):
-    """dx for ``xhat = (x - mean(x)) * inv_std`` with mean and biased variance over ``axes``
-    (``inv_std`` broadcasts against ``xhat``)."""
-    m = int(np.prod([xhat.shape[a] for a in axes]))
-    s1 = dxhat.sum(axis=axes, keepdims=True)
-    s2 = (dxhat * xhat).sum(axis=axes, keepdims=True)
-    return inv_std / m * (m * dxhat - s1 - xhat * s2)
-
-
 def layernorm_forward(x, gamma, beta, eps=1e-5):
     """Layer normalization, forward pass: each example normalized over all its values.
 
@@ -234,3 +208,32 @@ def groupnorm_backward(dout, cache):
     dxhat = (dout * g).reshape(n, groups, -1)
     dx = _normalize_backward(dxhat, xhat.reshape(n, groups, -1), inv_std, (2,))
     return dx.reshape(xhat.shape).astype(xhat.dtype, copy=False), dgamma, dbeta
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _as_float(x, name="x"):
+    x = np.asarray(x)
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise ValueError(f"{name} must be a real array, got dtype {x.dtype}.")
+    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
+    x = x.astype(dtype, copy=False)
+    _validate.finite_array(name, x)
+    return x
+
+
+def _param(name, value, shape, dtype, hint):
+    v = np.asarray(value)
+    if v.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {v.shape}; {hint}")
+    return v.astype(dtype, copy=False)
+
+
+def _normalize_backward(dxhat, xhat, inv_std, axes):
+    """dx for ``xhat = (x - mean(x)) * inv_std`` with mean and biased variance over ``axes``
+    (``inv_std`` broadcasts against ``xhat``)."""
+    m = int(np.prod([xhat.shape[a] for a in axes]))
+    s1 = dxhat.sum(axis=axes, keepdims=True)
+    s2 = (dxhat * xhat).sum(axis=axes, keepdims=True)
+    return inv_std / m * (m * dxhat - s1 - xhat * s2)

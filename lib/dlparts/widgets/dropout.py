@@ -16,33 +16,6 @@ from ..scratch.dropout import dropout_forward
 __all__ = ["dropout_explorer", "dropout_masks_figure"]
 
 
-def _grid(a):
-    a = np.asarray(a, dtype=np.float64).ravel()
-    side = math.isqrt(a.size)
-    if side * side != a.size:
-        raise ValueError(f"need a square number of units to draw a grid, got {a.size}")
-    return a.reshape(side, side)
-
-
-def _draw(axes, acts, p, seed):
-    out, mask = dropout_forward(np.asarray(acts, dtype=np.float64), p, rng=seed)
-    kept = np.ones_like(out) if mask is None else (mask > 0).astype(float)
-    vmax = max(float(np.max(out)), 1e-12)
-    panels = [
-        (acts, "activations", vmax),
-        (kept, f"mask (p={p:.2f})", 1.0),
-        (out, "after dropout", vmax),
-    ]
-    for ax, (img, title, vm) in zip(axes, panels):
-        ax.clear()
-        ax.imshow(_grid(img), cmap="magma" if title != panels[1][1] else "gray", vmin=0, vmax=vm)
-        ax.set_title(title, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.grid(False)
-    return float(np.mean(kept)), float(np.sum(out)), float(np.sum(acts))
-
-
 def dropout_masks_figure(acts, ps=(0.2, 0.5, 0.8), seed=0):
     """One row per ``p``: the activations, the sampled mask (white = kept) and the result.
 
@@ -89,3 +62,33 @@ def dropout_explorer(acts, seed=0):
     s_slider.observe(update, names="value")
     update()
     return w.VBox([w.HBox([p_slider, s_slider]), label, out])
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _grid(a):
+    a = np.asarray(a, dtype=np.float64).ravel()
+    side = math.isqrt(a.size)
+    if side * side != a.size:
+        raise ValueError(f"need a square number of units to draw a grid, got {a.size}")
+    return a.reshape(side, side)
+
+
+def _draw(axes, acts, p, seed):
+    out, mask = dropout_forward(np.asarray(acts, dtype=np.float64), p, rng=seed)
+    kept = np.ones_like(out) if mask is None else (mask > 0).astype(float)
+    vmax = max(float(np.max(out)), 1e-12)
+    panels = [
+        (acts, "activations", vmax),
+        (kept, f"mask (p={p:.2f})", 1.0),
+        (out, "after dropout", vmax),
+    ]
+    for ax, (img, title, vm) in zip(axes, panels):
+        ax.clear()
+        ax.imshow(_grid(img), cmap="magma" if title != panels[1][1] else "gray", vmin=0, vmax=vm)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+    return float(np.mean(kept)), float(np.sum(out)), float(np.sum(acts))

@@ -16,18 +16,6 @@ __all__ = ["init_explorer", "init_gain_figure"]
 _COLORS = [COLORS["red"], COLORS["blue"], COLORS["orange"], COLORS["green"], COLORS["purple"]]
 
 
-def _draw(ax, depth, width, gains, scheme, nonlinearity, n):
-    ax.clear()
-    for g, color in zip(gains, _COLORS * 3):
-        s = activation_scales(depth, width, scheme, nonlinearity, n=n, gain=g)
-        ax.plot(range(1, depth + 1), s, "o-", ms=2, color=color, label=f"{g:g} × {scheme}")
-    ax.set_yscale("log")
-    ax.set_xlabel("layer")
-    ax.set_ylabel("std of activations")
-    ax.set_title(f"{depth} layers of {width} units, {nonlinearity}")
-    ax.legend(fontsize=8)
-
-
 def init_gain_figure(
     gains=(0.9, 1.0, 1.1), depth=50, width=256, scheme="he", nonlinearity="relu", n=300
 ):
@@ -65,3 +53,18 @@ def init_explorer(depth=50, width=256, n=300):
         control.observe(update, names="value")
     update()
     return w.VBox([w.HBox([scheme, nl]), w.HBox([d, gain]), out])
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _draw(ax, depth, width, gains, scheme, nonlinearity, n):
+    ax.clear()
+    for g, color in zip(gains, _COLORS * 3):
+        s = activation_scales(depth, width, scheme, nonlinearity, n=n, gain=g)
+        ax.plot(range(1, depth + 1), s, "o-", ms=2, color=color, label=f"{g:g} × {scheme}")
+    ax.set_yscale("log")
+    ax.set_xlabel("layer")
+    ax.set_ylabel("std of activations")
+    ax.set_title(f"{depth} layers of {width} units, {nonlinearity}")
+    ax.legend(fontsize=8)

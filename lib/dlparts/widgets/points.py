@@ -24,19 +24,6 @@ __all__ = [
 ]
 
 
-def _np(a):
-    return a.detach().cpu().numpy() if torch.is_tensor(a) else np.asarray(a)
-
-
-def _one_set(pts, name="pts"):
-    """One 3-D point set as a NumPy array ``(N, 3)``, N >= 1, or a ``ValueError``."""
-    p = _np(pts)
-    if p.ndim != 2 or p.shape[1] != 3 or p.shape[0] == 0:
-        hint = " (a batch? pass one set, x[0])" if p.ndim == 3 else ""
-        raise ValueError(f"{name} must be one point set of shape (N, 3), got {p.shape}{hint}")
-    return p
-
-
 def draw_points(ax, pts, c=None, s=3.0, alpha=0.8, title=None, elev=20, azim=-60, lim=1.0, **kw):
     """Scatter ``pts`` (N, 3) on a 3-D axes (or (N, 2) on a 2-D one) with equal scales.
 
@@ -62,10 +49,6 @@ def draw_points(ax, pts, c=None, s=3.0, alpha=0.8, title=None, elev=20, azim=-60
     return ax
 
 
-def _axes(fig, nrows, ncols, i, dim):
-    return fig.add_subplot(nrows, ncols, i + 1, projection="3d" if dim == 3 else None)
-
-
 def points_figure(sets, titles=None, colors=None, ncols=4, size=2.4, s=3.0, suptitle=None, **kw):
     """A grid of point sets, one panel each. ``sets``: a list (or tensor) of (N, 2|3) arrays;
     ``colors``: per-set colours or per-point values. Returns the figure."""
@@ -82,54 +65,6 @@ def points_figure(sets, titles=None, colors=None, ncols=4, size=2.4, s=3.0, supt
         fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
-
-
-def _sphere_wire(ax, centre, r, color):
-    u, v = np.mgrid[0 : 2 * np.pi : 16j, 0 : np.pi : 9j]
-    ax.plot_wireframe(
-        centre[0] + r * np.cos(u) * np.sin(v),
-        centre[1] + r * np.sin(u) * np.sin(v),
-        centre[2] + r * np.cos(v),
-        color=color,
-        linewidth=0.4,
-        alpha=0.5,
-    )
-
-
-def _neighbourhood(axes, pts, n_centroids, radius, k, centroid, elev, azim):
-    x = torch.as_tensor(pts, dtype=torch.float32)[None]
-    fps = farthest_point_sample(x, n_centroids)[0]
-    cen = x[0, fps]
-    groups = ball_query(x, cen[None], radius, k)[0]
-    p = x[0].numpy()
-    ax1, ax2 = axes
-    for ax in axes:
-        ax.clear()
-    draw_points(ax1, p, c="#bbbbbb", s=2, elev=elev, azim=azim)
-    draw_points(
-        ax1,
-        cen.numpy(),
-        c=COLORS["red"],
-        s=14,
-        elev=elev,
-        azim=azim,
-        title=f"farthest point sampling: {n_centroids} centroids",
-    )
-    j = int(centroid) % n_centroids
-    members = np.unique(groups[j].numpy())
-    draw_points(ax2, p, c="#cccccc", s=2, elev=elev, azim=azim)
-    draw_points(ax2, p[members], c=COLORS["blue"], s=10, elev=elev, azim=azim)
-    draw_points(
-        ax2,
-        cen[j : j + 1].numpy(),
-        c=COLORS["red"],
-        s=40,
-        elev=elev,
-        azim=azim,
-        title=f"ball query: r={radius:.2f}, {len(members)} distinct of k={k}",
-    )
-    _sphere_wire(ax2, cen[j].numpy(), radius, COLORS["red"])
-    return len(members)
 
 
 def neighbourhood_figure(pts, n_centroids=32, radius=0.3, k=32, centroid=0, elev=20, azim=-60):
@@ -192,3 +127,71 @@ def points_explorer(pts, n_centroids=32, radius=0.3, k=32):
         s.observe(redraw, names="value")
     redraw()
     return W.VBox([W.HBox(list(sliders.values())[:3]), W.HBox(list(sliders.values())[3:]), out])
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _np(a):
+    return a.detach().cpu().numpy() if torch.is_tensor(a) else np.asarray(a)
+
+
+def _one_set(pts, name="pts"):
+    """One 3-D point set as a NumPy array ``(N, 3)``, N >= 1, or a ``ValueError``."""
+    p = _np(pts)
+    if p.ndim != 2 or p.shape[1] != 3 or p.shape[0] == 0:
+        hint = " (a batch? pass one set, x[0])" if p.ndim == 3 else ""
+        raise ValueError(f"{name} must be one point set of shape (N, 3), got {p.shape}{hint}")
+    return p
+
+
+def _axes(fig, nrows, ncols, i, dim):
+    return fig.add_subplot(nrows, ncols, i + 1, projection="3d" if dim == 3 else None)
+
+
+def _sphere_wire(ax, centre, r, color):
+    u, v = np.mgrid[0 : 2 * np.pi : 16j, 0 : np.pi : 9j]
+    ax.plot_wireframe(
+        centre[0] + r * np.cos(u) * np.sin(v),
+        centre[1] + r * np.sin(u) * np.sin(v),
+        centre[2] + r * np.cos(v),
+        color=color,
+        linewidth=0.4,
+        alpha=0.5,
+    )
+
+
+def _neighbourhood(axes, pts, n_centroids, radius, k, centroid, elev, azim):
+    x = torch.as_tensor(pts, dtype=torch.float32)[None]
+    fps = farthest_point_sample(x, n_centroids)[0]
+    cen = x[0, fps]
+    groups = ball_query(x, cen[None], radius, k)[0]
+    p = x[0].numpy()
+    ax1, ax2 = axes
+    for ax in axes:
+        ax.clear()
+    draw_points(ax1, p, c="#bbbbbb", s=2, elev=elev, azim=azim)
+    draw_points(
+        ax1,
+        cen.numpy(),
+        c=COLORS["red"],
+        s=14,
+        elev=elev,
+        azim=azim,
+        title=f"farthest point sampling: {n_centroids} centroids",
+    )
+    j = int(centroid) % n_centroids
+    members = np.unique(groups[j].numpy())
+    draw_points(ax2, p, c="#cccccc", s=2, elev=elev, azim=azim)
+    draw_points(ax2, p[members], c=COLORS["blue"], s=10, elev=elev, azim=azim)
+    draw_points(
+        ax2,
+        cen[j : j + 1].numpy(),
+        c=COLORS["red"],
+        s=40,
+        elev=elev,
+        azim=azim,
+        title=f"ball query: r={radius:.2f}, {len(members)} distinct of k={k}",
+    )
+    _sphere_wire(ax2, cen[j].numpy(), radius, COLORS["red"])
+    return len(members)
