@@ -114,6 +114,10 @@ def main(argv=None) -> int:
     ]
     if args.out:
         cmd += ["--path-output", str(out)]
+    # Every page is read again: a notebook whose source did not change may still have new
+    # outputs (lib/ or the scale changed and it was executed again), and Sphinx alone would
+    # keep the old page. Rendering from the execution cache takes seconds.
+    cmd.append("--all")
     if args.strict:
         cmd += ["-W", "-n", "--keep-going"]
     start = time.perf_counter()
