@@ -290,7 +290,7 @@ def _build_info(app, claims, fromdocname):
     """The facts of this build, then one row per notebook: time, status, claims."""
     section = nodes.container(classes=["dlparts-build-info"])
     facts = [(label, value) for label, value in build_facts()]
-    section += _simple_table(["", ""], facts, (25, 75), ["dlparts-build-facts"])
+    section += _simple_table(["", "this copy"], facts, (25, 75), ["dlparts-build-facts"])
     by_page = Counter()
     for c in claims:
         by_page[(c["notebook"], verdict_word(c))] += 1
@@ -314,7 +314,7 @@ def _build_info(app, claims, fromdocname):
         rows.append([link, "—" if secs is None else f"{secs:.1f} s", status, ", ".join(verdicts)])
     section += nodes.paragraph(
         text=f"{len(rows)} notebooks executed in {total:.0f} s of notebook time "
-        f"(each on its own kernel; the build runs two at a time). Claims: {summary(claims)}."
+        f"(each on its own kernel; the build runs two at a time); {summary(claims)}."
     )
     section += _simple_table(
         ["notebook", "time", "status", "claims"], rows, (46, 12, 10, 32), ["dlparts-build-table"]
