@@ -297,12 +297,8 @@ def _build_info(app, claims, fromdocname):
     times = _execution(app)
     rows, total = [], 0.0
     for docname, t in times.items():
-        title = app.env.titles.get(docname)
         link = nodes.paragraph()
-        link += nodes.reference(
-            "", title.astext() if title is not None else docname,
-            refuri=app.builder.get_relative_uri(fromdocname, docname),
-        )  # fmt: skip
+        link += _page_link(app, docname, fromdocname)
         secs = t["seconds"]
         total += secs or 0.0
         status = "ran" if t["succeeded"] else "FAILED"
@@ -322,6 +318,15 @@ def _build_info(app, claims, fromdocname):
     return section
 
 
+def _page_link(app, docname, fromdocname):
+    """A link to ``docname`` titled with its page title."""
+    title = app.env.titles.get(docname)
+    return nodes.reference(
+        "", title.astext() if title is not None else docname,
+        refuri=app.builder.get_relative_uri(fromdocname, docname),
+    )  # fmt: skip
+
+
 def _verdict(c) -> tuple[str, str]:
     word = verdict_word(c)
     return word, {"holds": "holds", "does not hold": "fails", "not reproduced": "open"}[word]
@@ -337,50 +342,29 @@ def _table(app, claims, fromdocname):
     for c in claims:
         pages.setdefault(c["notebook"], []).append(c)
     for docname, page_claims in pages.items():
-        title = app.env.titles.get(docname)
         heading = nodes.rubric()
-        heading += nodes.reference(
-            "", title.astext() if title is not None else docname,
-            refuri=app.builder.get_relative_uri(fromdocname, docname),
-        )  # fmt: skip
+        heading += _page_link(app, docname, fromdocname)
         section += heading
         section += _page_table(app, page_claims, fromdocname)
     return section
 
 
 def _page_table(app, claims, fromdocname):
-    table = nodes.table(classes=["dlparts-ledger-table", "colwidths-given"])
-    heads = ["verdict", "claim", "measured", "paper"]
-    group = nodes.tgroup(cols=len(heads))
-    table += group
-    for width in (17, 43, 24, 16):
-        group += nodes.colspec(colwidth=width)
-    thead = nodes.thead()
-    row = nodes.row()
-    for h in heads:
-        row += nodes.entry("", nodes.paragraph(text=h))
-    thead += row
-    group += thead
-    body = nodes.tbody()
+    rows = []
     for c in claims:
         uri = app.builder.get_relative_uri(fromdocname, c["notebook"]) + f"#claim-{c['key']}"
-        row = nodes.row()
         word, kind = _verdict(c)
-        cell = nodes.paragraph()
-        cell += nodes.inline(text=word, classes=["dlparts-verdict", f"dlparts-verdict-{kind}"])
+        verdict = nodes.paragraph()
+        verdict += nodes.inline(text=word, classes=["dlparts-verdict", f"dlparts-verdict-{kind}"])
         if c["seeds"]:
-            cell += nodes.inline(text=f" {c['seeds']} seeds", classes=["dlparts-ledger-seeds"])
-        row += nodes.entry("", cell)
-        first = nodes.paragraph()
-        first += nodes.reference("", c["key"], refuri=uri, classes=["dlparts-ledger-key"])
-        first += nodes.Text(": " + c["statement"])
-        row += nodes.entry("", first)
+            verdict += nodes.inline(text=f" {c['seeds']} seeds", classes=["dlparts-ledger-seeds"])
+        claim = nodes.paragraph()
+        claim += nodes.reference("", c["key"], refuri=uri, classes=["dlparts-ledger-key"])
+        claim += nodes.Text(": " + c["statement"])
         measured = "; ".join(f"{k} = {format_value(v)}" for k, v in c["measured"].items())
-        row += nodes.entry("", nodes.paragraph(text=measured))
-        row += nodes.entry("", nodes.paragraph(text=c["paper"] or "—"))
-        body += row
-    group += body
-    return table
+        rows.append([verdict, claim, measured, c["paper"] or "—"])
+    heads = ["verdict", "claim", "measured", "paper"]
+    return _simple_table(heads, rows, (17, 43, 24, 16), ["dlparts-ledger-table"])
 
 
 def _write(app, exception):
