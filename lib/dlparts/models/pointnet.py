@@ -577,20 +577,14 @@ class PointNet2Cls(nn.Module):
         fewer_points="error",
     ):
         super().__init__()
-        self.in_dim = in_dim
-        self.levels, c = _levels(
-            msg, npoints, radii, nsamples, mlps, in_dim, fewer_points=fewer_points
+        _build_hierarchy(
+            self, msg, npoints, radii, nsamples, mlps, global_mlp, in_dim, fewer_points
         )
-        self.global_sa = SetAbstraction(None, None, None, c, global_mlp, in_dim, group_all=True)
         self.head = fc_head((global_mlp[-1], *fc), num_classes, dropout)
 
     def forward(self, x):
-        x = _check_input(x, self.in_dim)
-        xyz, feats = x, None
-        for level in self.levels:  # x is checked; the levels pass on what they computed
-            xyz, feats = level._forward(xyz, feats)
-        _, g = self.global_sa._forward(xyz, feats)
-        return self.head(g[:, 0])
+        _, feats = _abstract(self, x)
+        return self.head(feats[-1][:, 0])
 
 
 class PointNet2Seg(nn.Module):
@@ -617,11 +611,9 @@ class PointNet2Seg(nn.Module):
         fewer_points="error",
     ):
         super().__init__()
-        self.in_dim = in_dim
-        self.levels, c = _levels(
-            msg, npoints, radii, nsamples, mlps, in_dim, fewer_points=fewer_points
+        _build_hierarchy(
+            self, msg, npoints, radii, nsamples, mlps, global_mlp, in_dim, fewer_points
         )
-        self.global_sa = SetAbstraction(None, None, None, c, global_mlp, in_dim, group_all=True)
         widths = [0] + [lv.out_channels for lv in self.levels] + [global_mlp[-1]]
         fps, up = [], widths[-1]
         for i, m in enumerate(fp_mlps):  # from the coarsest level back to the input points
@@ -634,15 +626,7 @@ class PointNet2Seg(nn.Module):
         )
 
     def forward(self, x):
-        x = _check_input(x, self.in_dim)
-        xyzs, feats = [x], [None]
-        for level in self.levels:  # x is checked; the levels pass on what they computed
-            xyz, f = level._forward(xyzs[-1], feats[-1])
-            xyzs.append(xyz)
-            feats.append(f)
-        gxyz, g = self.global_sa._forward(xyzs[-1], feats[-1])
-        xyzs.append(gxyz)
-        feats.append(g)
+        xyzs, feats = _abstract(self, x)
         up = feats[-1]
         for i, fp in enumerate(self.fps):
             dense = len(xyzs) - 2 - i
@@ -678,6 +662,27 @@ def _check_input(x, in_dim, name="x", what="coordinates", finite=True):
 
 def _per_scale(value, n):
     return tuple(value) if isinstance(value, list | tuple) else (value,) * n
+
+
+def _build_hierarchy(model, msg, npoints, radii, nsamples, mlps, global_mlp, in_dim, fewer_points):
+    """The set abstraction levels and the final group-all level of a PointNet++ model."""
+    model.in_dim = in_dim
+    model.levels, c = _levels(
+        msg, npoints, radii, nsamples, mlps, in_dim, fewer_points=fewer_points
+    )
+    model.global_sa = SetAbstraction(None, None, None, c, global_mlp, in_dim, group_all=True)
+
+
+def _abstract(model, x):
+    """Run the levels: the centroids and features of every level, from the input points to the
+    group-all level's single point (``x`` is checked once; the levels pass on what they made)."""
+    x = _check_input(x, model.in_dim)
+    xyzs, feats = [x], [None]
+    for level in (*model.levels, model.global_sa):
+        xyz, f = level._forward(xyzs[-1], feats[-1])
+        xyzs.append(xyz)
+        feats.append(f)
+    return xyzs, feats
 
 
 def _levels(msg, npoints, radii, nsamples, mlps, coord_dim, in_channels=0, fewer_points="error"):
