@@ -2,6 +2,7 @@
 #   make book   build the book, every notebook executed at default scale, into _build/html
 #   make test   everything CI runs: lint, library tests, the book at quick (every notebook executed
 #               once, its checked outputs compared and its claims gated), browser check
+#   make lab    open the notebooks in JupyterLab, with the project's environment
 #   make serve  serve the built book on http://localhost:8000 (search needs http://, not file://)
 #   make notebooks [SCALE=default] [NB=chapters/05_resnet/02_degradation.ipynb]
 #               validate notebooks with nbval, as a teacher would
@@ -19,7 +20,7 @@ LINTED := lib tests tools chapters benchmarks conftest.py
 # Notebooks run two at a time on two cores: one thread each, so they do not fight for cores.
 ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: book test setup assets lint unit notebooks book-test browser serve clean
+.PHONY: book test setup assets lint unit notebooks book-test browser serve lab clean
 
 book: setup
 	DLPARTS_SCALE=$${DLPARTS_SCALE:-default} $(BIN)/python tools/build_book.py
@@ -39,7 +40,7 @@ $(STAMP): pyproject.toml constraints.txt
 	  $(PYTHON) -m venv $(VENV) || { echo "could not create a venv: apt-get install python3-venv"; exit 1; }; \
 	fi
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[book,test]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[book,test,lab]'
 	@touch $(STAMP)
 
 assets:
@@ -69,6 +70,10 @@ book-test:
 browser:
 	@echo "== every page in headless Chromium, network closed =="
 	$(BIN)/pytest tests -m book -q -p no:cacheprovider
+
+lab: setup
+	@echo "JupyterLab on the notebooks, with the project's environment (MyST rendered by jupyterlab-myst)"
+	$(BIN)/jupyter lab --notebook-dir=chapters
 
 PORT ?= 8000
 serve:

@@ -148,3 +148,15 @@ def test_the_gate_fails_a_notebook_whose_claims_were_lost():
     assert claims_ledger.gate([claim], ["ch/one"]) == []
     problems = claims_ledger.gate([claim], ["ch/one", "ch/two"])
     assert len(problems) == 1 and "ch/two" in problems[0]
+
+
+def test_the_setup_installs_jupyterlab_with_myst_rendering():
+    import subprocess
+
+    jupyter = Path(sys.executable).parent / "jupyter"
+    listing = subprocess.run(
+        [str(jupyter), "labextension", "list"], capture_output=True, text=True, timeout=120
+    )
+    text = listing.stdout + listing.stderr
+    line = next((ln for ln in text.splitlines() if "jupyterlab-myst" in ln), "")
+    assert "enabled" in line and "OK" in line, f"jupyterlab-myst missing or incompatible:\n{text}"
