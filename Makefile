@@ -73,7 +73,7 @@ browser:
 
 lab: setup
 	@echo "JupyterLab on the notebooks, with the project's environment (MyST rendered by jupyterlab-myst)"
-	$(BIN)/jupyter lab --notebook-dir=chapters
+	$(BIN)/jupyter lab --notebook-dir=chapters $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 PORT ?= 8000
 serve:
