@@ -24,7 +24,6 @@ import claims_ledger  # noqa: E402
 import execute_notebooks  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def check_ledger(html: Path) -> int:
@@ -97,14 +96,7 @@ def main(argv=None) -> int:
     if args.out:
         config = _config_for(build, cache)
 
-    env = dict(
-        os.environ, DLPARTS_SCALE=args.scale, TQDM_DISABLE="1", PYDEVD_DISABLE_FILE_VALIDATION="1"
-    )
-    # One thread per notebook, as under nbval: the book then prints exactly the numbers (and
-    # verdicts) that `make notebooks` and tools/run_notebook.py measured, and small networks
-    # lose little. Set OMP_NUM_THREADS yourself to override.
-    for var in THREAD_VARS:
-        env.setdefault(var, "1")
+    env = execute_notebooks.notebook_env(args.scale)
     cmd = [
         str(Path(sys.executable).parent / "jupyter-book"),
         "build",

@@ -34,6 +34,19 @@ CHECK = "# NBVAL_CHECK_OUTPUT"
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def notebook_env(scale: str, strict: bool = False, base=None) -> dict:
+    """The environment notebooks run in: the scale, no progress bars, and one thread each (as
+    under nbval, so the book prints the numbers `make notebooks` measured; set OMP_NUM_THREADS
+    yourself to override); with ``strict`` a failing required claim raises."""
+    env = dict(os.environ if base is None else base)
+    env.update(DLPARTS_SCALE=scale, TQDM_DISABLE="1", PYDEVD_DISABLE_FILE_VALIDATION="1")
+    for var in THREAD_VARS:
+        env.setdefault(var, "1")
+    if strict:
+        env["DLPARTS_CLAIMS_STRICT"] = "1"
+    return env
+
+
 def toc_notebooks(root: Path = ROOT) -> list[Path]:
     """Every notebook the table of contents lists, in reading order."""
     toc = yaml.safe_load((root / "_toc.yml").read_text())
@@ -111,7 +124,7 @@ def compare_checked(source, executed, subs=None) -> list[str]:
     return problems
 
 
-def _execute(path: str, timeout: int) -> tuple[str, object, float, str | None]:
+def _execute(path: str, nb, timeout: int) -> tuple[str, object, float, str | None]:
     """Worker: run one notebook in its own folder; return it executed (or the traceback).
 
     The kernel talks to its client over Unix sockets in a private folder, not TCP ports on
@@ -123,7 +136,6 @@ def _execute(path: str, timeout: int) -> tuple[str, object, float, str | None]:
     from jupyter_cache.executors.utils import single_nb_execution
     from jupyter_client.manager import KernelManager
 
-    nb = nbformat.read(path, as_version=4)
     with tempfile.TemporaryDirectory(prefix="dlparts-kernel-") as sockets:
         km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "k"))
         try:
@@ -168,13 +180,7 @@ def main(argv=None) -> int:
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
-    os.environ.update(
-        DLPARTS_SCALE=args.scale, TQDM_DISABLE="1", PYDEVD_DISABLE_FILE_VALIDATION="1"
-    )
-    for var in THREAD_VARS:
-        os.environ.setdefault(var, "1")
-    if args.strict:
-        os.environ["DLPARTS_CLAIMS_STRICT"] = "1"
+    os.environ.update(notebook_env(args.scale, args.strict))  # the kernels inherit it
 
     cache = get_cache(args.cache)
     paths = [Path(p).resolve() for p in args.notebooks] or toc_notebooks()
@@ -193,7 +199,7 @@ def main(argv=None) -> int:
     )
     subs, failed, start = sanitizers(), [], time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = [pool.submit(_execute, p, args.timeout) for p in todo]
+        futures = [pool.submit(_execute, p, sources[p], args.timeout) for p in todo]
         for fut in as_completed(futures):
             path, nb, secs, err = fut.result()
             rel = Path(path).relative_to(ROOT)
