@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fancy_pca", "mean_pixel", "rgb_pca", "subtract_mean_pixel"]
+__all__ = ["fancy_pca", "mean_pixel", "pixel_pca", "rgb_pca", "subtract_mean_pixel"]
 
 
 def mean_pixel(images) -> np.ndarray:
@@ -48,11 +48,22 @@ def rgb_pca(images):
     Raises:
         ValueError: unless the last axis holds 3 float channels and there are at least 2 pixels.
     """
-    a = _check_rgb(images)
-    px = a.reshape(-1, 3).astype(np.float64)
-    if len(px) < 2:
-        raise ValueError("need at least two pixels to estimate a covariance")
-    cov = np.cov(px, rowvar=False)
+    return pixel_pca(_check_rgb(images).reshape(-1, 3))
+
+
+def pixel_pca(pixels):
+    """Principal components of pixel values ``(P, C)``, any number of channels ``C``.
+
+    Returns ``(eigvals, eigvecs)`` in float64: ``(C,)`` in decreasing order (variances, in the
+    square of the pixel units, clipped at 0) and ``(C, C)`` with unit eigenvectors as columns.
+    """
+    px = np.asarray(pixels, dtype=np.float64)
+    if px.ndim != 2 or len(px) < 2:
+        raise ValueError(
+            f"pixels must be (P, C) with at least two pixels to estimate a covariance, got "
+            f"shape {px.shape}"
+        )
+    cov = np.atleast_2d(np.cov(px, rowvar=False))
     vals, vecs = np.linalg.eigh(cov)
     order = np.argsort(vals)[::-1]
     return np.clip(vals[order], 0.0, None), vecs[:, order]

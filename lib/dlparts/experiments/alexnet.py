@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..augment import center_crop_batch, random_crop_flip_batch, ten_crop_batch
+from ..augment import center_crop_batch, pixel_pca, random_crop_flip_batch, ten_crop_batch
 from ..models.alexnet import mini_alexnet
 from ..train import evaluate, fit
 
@@ -348,11 +348,9 @@ def channel_pca(x):
             f"x must be a float tensor (N, C, H, W) with at least two pixels, got "
             f"{getattr(x, 'shape', type(x).__name__)}"
         )
-    px = x.detach().double().permute(0, 2, 3, 1).reshape(-1, x.shape[1])
-    cov = torch.atleast_2d(torch.cov(px.T))
-    vals, vecs = torch.linalg.eigh(cov)
-    order = torch.argsort(vals, descending=True)
-    return vals[order].clamp(min=0.0).float(), vecs[:, order].float()
+    px = x.detach().double().permute(0, 2, 3, 1).reshape(-1, x.shape[1]).cpu().numpy()
+    vals, vecs = pixel_pca(px)
+    return torch.from_numpy(vals).float(), torch.from_numpy(vecs).float()
 
 
 def fancy_pca_batch(
