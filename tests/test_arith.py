@@ -447,3 +447,14 @@ def test_layer_table_counts_transposed_convolution_macs():
     assert row["macs"] == conv_macs(4, 6, 3, 5, groups=2) == 5 * 5 * 6 * 2 * 9
     # and it is what the multiplications are: one per (input value, output channel of its group, tap)
     assert row["macs"] == 6 * 5 * 5 * (4 // 2) * 9
+
+
+def test_leaf_modules_are_the_layers_in_order_with_their_names():
+    from torch import nn
+
+    from dlparts.arith import leaf_modules
+
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Sequential(nn.ReLU(), nn.Linear(2, 2)))
+    names, leaves = leaf_modules(net)
+    assert [type(m).__name__ for m in leaves] == ["Conv2d", "ReLU", "Linear"]
+    assert [names[m] for m in leaves] == ["0", "1.0", "1.1"]

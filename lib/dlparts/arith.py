@@ -36,6 +36,7 @@ __all__ = [
     "receptive_field",
     "table_totals",
     "count_params",
+    "leaf_modules",
 ]
 
 
@@ -264,8 +265,7 @@ def layer_table(model, input_shape) -> list[dict]:
     if not shape or any(s <= 0 for s in shape):
         raise ValueError(f"input_shape must be a non-empty tuple of positive ints, got {shape}.")
 
-    names = {m: n for n, m in model.named_modules()}
-    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
+    names, leaves = leaf_modules(model)
     rows: list[dict] = []
     seen: set[int] = set()
 
@@ -332,6 +332,13 @@ def layer_table(model, input_shape) -> list[dict]:
     return rows
 
 
+def leaf_modules(model):
+    """``(names, leaves)``: the modules of ``model`` that hold no other module (its layers), in
+    registration order, and a dict from each module to its dotted name."""
+    names = {m: n for n, m in model.named_modules()}
+    return names, [m for m in model.modules() if not any(True for _ in m.children())]
+
+
 def count_params(model, trainable_only: bool = False) -> int:
     """Number of parameters of a PyTorch module (each shared tensor counted once).
 
@@ -393,9 +400,8 @@ def receptive_field(layers, input_size: int | None = None) -> list[dict]:
         from torch import nn
 
         if isinstance(layers, nn.Module):
-            named = [
-                (n, m) for n, m in layers.named_modules() if not any(True for _ in m.children())
-            ]
+            names, leaves = leaf_modules(layers)
+            named = [(names[m], m) for m in leaves]
             specs = []
             for n, m in named:
                 spec = _layer_spec(m)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 
 from dlparts import _validate
+from dlparts.arith import conv_output_size, leaf_modules
 
 __all__ = [
     "KINDS",
@@ -243,8 +244,6 @@ def dense_equivalent(conv, input_size, match: str = "macs"):
     """
     from torch import nn
 
-    from dlparts.arith import conv_output_size
-
     if not isinstance(conv, nn.Conv2d):
         raise ValueError(
             f"dense_equivalent takes an nn.Conv2d, got {type(conv).__name__}; "
@@ -424,8 +423,7 @@ def saved_tensor_bytes(model, x, y=None, *, loss_fn=None) -> dict:
 
 
 def _leaves(model):
-    names = {m: n for n, m in model.named_modules()}
-    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
+    names, leaves = leaf_modules(model)
     if leaves == [model] and not type(model).__module__.startswith("torch.nn.modules"):
         raise ValueError(
             f"{type(model).__name__} has no layers to profile; pass an nn.Module built from "
