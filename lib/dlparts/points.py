@@ -381,7 +381,7 @@ def _sqdist(a, b):
     """Exact squared distances ``(B, N, M)``, computed in chunks of rows of ``a``."""
     bsz, n, d = a.shape
     m = b.shape[1]
-    rows = max(1, CHUNK_ELEMENTS // max(1, bsz * m * d))
+    rows = _row_chunks(bsz, m, d)
     if rows >= n:
         return ((a[:, :, None, :] - b[:, None, :, :]) ** 2).sum(-1)
     out = torch.empty(bsz, n, m, dtype=torch.promote_types(a.dtype, b.dtype), device=a.device)
