@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -14,7 +15,8 @@ NOTEBOOKS = sorted((ROOT / "chapters").rglob("*.ipynb"))
 NOTEBOOKS = [
     p for p in NOTEBOOKS if ".ipynb_checkpoints" not in p.parts and "_build" not in p.parts
 ]
-CHECK = "# NBVAL_CHECK_OUTPUT"
+sys.path.insert(0, str(ROOT / "tools"))
+from nbtool import LEGACY_CHECK, is_checked  # noqa: E402
 
 
 def toc_files() -> list[str]:
@@ -67,7 +69,11 @@ def test_notebook_is_stored_clean(path):
         if cell.cell_type != "code":
             continue
         where = f"{rel(path)} cell {i}"
-        if CHECK in cell.source:
+        assert LEGACY_CHECK not in cell.source, (
+            f"{where}: mark a checked cell with the nbval-check-output tag, not a comment "
+            "readers see; tools/nbtool.py strip converts it"
+        )
+        if is_checked(cell):
             assert cell.outputs, (
                 f"{where}: a checked cell needs its output; run tools/nbtool.py refresh"
             )

@@ -86,11 +86,41 @@ def test_every_notebook_opens_with_the_colab_cell_for_the_configured_repository(
 
 
 def _nb(cells):
+    """Code cells from (source, outputs); a source starting with "checked:" gets nbval's tag."""
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src, outputs=out) for src, out in cells]
+    for src, out in cells:
+        tags = ["nbval-check-output"] if src.startswith("checked:") else []
+        src = src.removeprefix("checked:")
+        nb.cells.append(nbformat.v4.new_code_cell(src, outputs=out, metadata={"tags": tags}))
     return nb
+
+
+def test_strip_turns_the_legacy_comment_into_the_tag_and_keeps_book_metadata():
+    import nbformat
+
+    import nbtool
+
+    nb = nbformat.v4.new_notebook()
+    fig = {"figure": {"caption": "What to see", "name": "fig-x"}, "image": {"alt": "a curve"}}
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "# NBVAL_CHECK_OUTPUT\nprint(1)",
+            outputs=[_stream("1\n")],
+            execution_count=7,
+            metadata={"collapsed": True},
+        ),
+        nbformat.v4.new_code_cell(
+            "plot()", outputs=[_stream("x")], metadata={"mystnb": fig, "scrolled": True}
+        ),
+    ]
+    nbtool.clean(nb)
+    checked, plot = nb.cells
+    assert checked.source == "print(1)" and checked.metadata["tags"] == ["nbval-check-output"]
+    assert nbtool.is_checked(checked) and checked.outputs and checked.execution_count == 1
+    assert not nbtool.is_checked(plot) and plot.outputs == []
+    assert plot.metadata == {"mystnb": fig}
 
 
 def _stream(text):
@@ -102,7 +132,7 @@ def _stream(text):
 def test_checked_outputs_are_compared_as_nbval_compares_them():
     import execute_notebooks as ex
 
-    checked = "# NBVAL_CHECK_OUTPUT\nprint(table)"
+    checked = "checked:print(table)"
     stored = _nb([(checked, [_stream("a  1\nb  2\n")]), ("print(t)", [_stream("12.3 s\n")])])
     # the same text in other chunks, trailing spaces, and an unchecked cell that changed: equal
     same = _nb(
@@ -119,8 +149,8 @@ def test_sanitize_file_masks_volatile_output():
 
     subs = ex.sanitizers()
     assert subs, "tools/nbval_sanitize.cfg has no patterns"
-    stored = _nb([("# NBVAL_CHECK_OUTPUT\nf()", [_stream("took 1.20 s at 0x7f3a2b1c9d40\n")])])
-    fresh = _nb([("# NBVAL_CHECK_OUTPUT\nf()", [_stream("took 3.5 s at 0x7f00aa11bb22\n")])])
+    stored = _nb([("checked:f()", [_stream("took 1.20 s at 0x7f3a2b1c9d40\n")])])
+    fresh = _nb([("checked:f()", [_stream("took 3.5 s at 0x7f00aa11bb22\n")])])
     assert ex.compare_checked(stored, fresh, subs) == []
 
 
@@ -160,3 +190,35 @@ def test_the_setup_installs_jupyterlab_with_myst_rendering():
     text = listing.stdout + listing.stderr
     line = next((ln for ln in text.splitlines() if "jupyterlab-myst" in ln), "")
     assert "enabled" in line and "OK" in line, f"jupyterlab-myst missing or incompatible:\n{text}"
+
+
+def test_nbval_reports_a_broken_checked_cell_as_a_reader_sees_it(tmp_path):
+    """`make notebooks` runs nbval with the book's settings: a tagged cell whose output changed
+    fails and shows both outputs; a volatile timing in an untagged cell does not."""
+    import subprocess
+
+    import nbformat
+
+    import nbtool
+
+    nb = _nb(
+        [
+            ("checked:print(2 + 2)", [_stream("5\n")]),  # the stored fact is wrong
+            ("import time; print(time.time())", [_stream("0\n")]),  # not checked
+        ]
+    )
+    nb.metadata["kernelspec"] = nbtool.KERNELSPEC
+    for i, cell in enumerate(nb.cells, 1):
+        cell.execution_count = i
+    path = tmp_path / "broken.ipynb"
+    nbformat.write(nb, path)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+         "--nbval-current-env", "--nbval-sanitize-with", str(ROOT / "tools/nbval_sanitize.cfg"),
+         str(path)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert "1 failed, 1 passed" in out, out
+    assert "print(2 + 2)" in out and "5" in out and "4" in out, out

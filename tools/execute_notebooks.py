@@ -10,7 +10,7 @@ and checks, from that one execution:
 
 - no cell raised (a failing notebook's traceback is printed here, in the build log);
 - with ``--strict``, no required claim failed (``DLPARTS_CLAIMS_STRICT=1`` in the kernels);
-- every checked cell (``# NBVAL_CHECK_OUTPUT``, the cells nbval compares) printed what its stored
+- every checked cell (tagged ``nbval-check-output``, the cells nbval compares) printed what its stored
   output says, compared as nbval compares them: text outputs, with the volatile parts masked by
   the patterns in ``tools/nbval_sanitize.cfg``.
 """
@@ -30,7 +30,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SANITIZE = ROOT / "tools" / "nbval_sanitize.cfg"
-CHECK = "# NBVAL_CHECK_OUTPUT"
+sys.path.insert(0, str(ROOT / "tools"))
+from nbtool import is_checked  # noqa: E402
+
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -111,12 +113,12 @@ def compare_checked(source, executed, subs=None) -> list[str]:
     code = [c for c in source.cells if c.cell_type == "code"]
     ran = [c for c in executed.cells if c.cell_type == "code"]
     for i, (cell, new) in enumerate(zip(code, ran)):
-        if CHECK not in cell.source:
+        if not is_checked(cell):
             continue
         want, got = _texts(cell.get("outputs", []), subs), _texts(new.get("outputs", []), subs)
         if want != got:
-            first = cell.source.strip().splitlines()
-            name = first[1] if len(first) > 1 else first[0]
+            lines = [ln for ln in cell.source.strip().splitlines() if not ln.startswith("#")]
+            name = (lines or [""])[0]
             problems.append(
                 f"checked code cell {i + 1} ({name.strip()[:60]}) printed something else:\n"
                 f"  stored:  {want!r}\n  printed: {got!r}"

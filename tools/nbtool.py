@@ -4,9 +4,12 @@
     python tools/nbtool.py refresh NOTEBOOK...   # run at quick scale, store the compared outputs
     python tools/nbtool.py new     NOTEBOOK "Title"
 
-A cell whose source contains ``# NBVAL_CHECK_OUTPUT`` holds a checked fact (a layer table, a
-parameter count): ``refresh`` stores its output and sets ``keep_output`` in its metadata so that
-nbstripout keeps it too; nbval then compares it on every run. Every other output is stripped.
+A cell tagged ``nbval-check-output`` (nbval's own tag, so readers see no test marker in the
+code) holds a checked fact (a layer table, a parameter count): ``refresh`` stores its output and
+sets ``keep_output`` in its metadata so that nbstripout keeps it too; nbval then compares it on
+every run. Every other output is stripped. ``strip`` also turns a legacy ``# NBVAL_CHECK_OUTPUT``
+comment into the tag. Cell metadata that the book reads (``tags``, myst-nb's ``mystnb`` figure
+captions and alt text) is kept; everything else an editor adds is dropped.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from pathlib import Path
 
 import nbformat
 
-CHECK = "# NBVAL_CHECK_OUTPUT"
+CHECK_TAG = "nbval-check-output"
+LEGACY_CHECK = "# NBVAL_CHECK_OUTPUT"
+KEPT_METADATA = ("tags", "mystnb")
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +50,21 @@ if "google.colab" in sys.modules:
 
 
 def is_checked(cell) -> bool:
-    return cell.cell_type == "code" and CHECK in cell.source
+    """Whether nbval compares this cell's output (the ``nbval-check-output`` tag)."""
+    return cell.cell_type == "code" and (
+        CHECK_TAG in cell.get("metadata", {}).get("tags", []) or LEGACY_CHECK in cell.source
+    )
+
+
+def _tag_legacy_check(cell) -> None:
+    """Replace a ``# NBVAL_CHECK_OUTPUT`` comment line by the equivalent cell tag."""
+    if LEGACY_CHECK not in cell.source:
+        return
+    lines = [ln for ln in cell.source.splitlines() if ln.strip() != LEGACY_CHECK]
+    cell.source = "\n".join(lines).strip("\n")
+    tags = cell.metadata.setdefault("tags", [])
+    if CHECK_TAG not in tags:
+        tags.append(CHECK_TAG)
 
 
 def clean(nb, keep_checked: bool = True):
@@ -61,7 +80,8 @@ def clean(nb, keep_checked: bool = True):
             cell.pop("outputs", None)
             cell.pop("execution_count", None)
             continue
-        meta = {k: v for k, v in cell.metadata.items() if k in ("tags",)}
+        _tag_legacy_check(cell)
+        meta = {k: v for k, v in cell.metadata.items() if k in KEPT_METADATA}
         if is_checked(cell) and keep_checked:
             # nbval compares only cells whose reference ran: a checked cell keeps a count
             # (numbered in order), every other cell is stored unrun.
