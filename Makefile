@@ -3,6 +3,7 @@
 #   make test   everything CI runs: lint, library tests, the book at quick (every notebook executed
 #               once, its checked outputs compared and its claims gated), browser check
 #   make lab    open the notebooks in JupyterLab, with the project's environment
+#   make pdf    the whole book as one PDF, printed by headless Chromium: _build/pdf/
 #   make serve  serve the built book on http://localhost:8000 (search needs http://, not file://)
 #   make notebooks [SCALE=default] [NB=chapters/05_resnet/02_degradation.ipynb]
 #               validate notebooks with nbval, as a teacher would
@@ -20,14 +21,14 @@ LINTED := lib tests tools chapters benchmarks conftest.py
 # Notebooks run two at a time on two cores: one thread each, so they do not fight for cores.
 ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: book test setup assets lint unit notebooks book-test browser serve lab clean
+.PHONY: book test setup assets lint unit notebooks book-test pdf-test browser pdf serve lab clean
 
 book: setup
 	DLPARTS_SCALE=$${DLPARTS_SCALE:-default} $(BIN)/python tools/build_book.py
 	@echo "The book is in _build/html: open _build/html/index.html in a browser."
 
 test: setup
-	@t0=$$(date +%s); for stage in lint unit book-test browser; do \
+	@t0=$$(date +%s); for stage in lint unit book-test pdf-test browser; do \
 	  s=$$(date +%s); $(MAKE) --no-print-directory $$stage; \
 	  echo "-- $$stage took $$(( $$(date +%s) - s )) s"; \
 	done; echo "make test: everything passed in $$(( $$(date +%s) - t0 )) s."
@@ -66,6 +67,14 @@ notebooks: setup
 book-test:
 	@echo "== the book at $(SCALE) scale into _build/test, Sphinx warnings as errors =="
 	$(BIN)/python tools/build_book.py --scale $(SCALE) --out _build/test --strict
+
+pdf-test:
+	@echo "== the test build as one PDF (printed by headless Chromium) =="
+	$(BIN)/python tools/build_pdf.py --scale $(SCALE) --out _build/test
+
+pdf: book
+	$(BIN)/python tools/build_pdf.py --scale $${DLPARTS_SCALE:-default}
+	@echo "The PDF is in _build/pdf/."
 
 browser:
 	@echo "== every page in headless Chromium, network closed =="
