@@ -21,7 +21,8 @@ def svm_loss(scores, y, margin=1.0):
     Args:
         scores: ``(N, C)`` class scores.
         y: ``(N,)`` integer labels.
-        margin: ``Delta`` (1 by default; with an L2 penalty only the ratio to ``lambda`` matters).
+        margin: ``Delta`` (1 by default; with an L2 penalty only the product ``lambda * Delta``
+            matters: W = Delta W' turns margin Delta at lambda into margin 1 at lambda Delta).
 
     Returns:
         ``(loss, dscores)``: a float and the ``(N, C)`` gradient, in the dtype of ``scores``.
