@@ -162,3 +162,47 @@ def test_train_pointnet_refuses_mismatched_data():
         X.train_pointnet(_tiny(), (x, y[:-1]), epochs=1, progress=False)
     with pytest.raises(ValueError, match="pair"):
         X.train_pointnet(_tiny(), x, epochs=1, progress=False)
+
+
+def test_median_helper_is_the_middle_value():
+    x = torch.tensor([[3.0, 1.0, 2.0], [4.0, 1.0, 3.0]])
+    assert torch.equal(X._median(x), torch.tensor([2.0, 3.0]))
+    assert torch.equal(X._median(torch.tensor([[1.0, 4.0, 2.0, 3.0]])), torch.tensor([2.5]))
+
+
+def test_set_median_error_is_repeatable_learns_and_leaves_global_state_alone():
+    state = torch.random.get_rng_state()
+    a = X.set_median_error(4, pooling="mean", n_points=4, steps=60, seed=0, n_eval=512)
+    assert torch.equal(state, torch.random.get_rng_state())
+    b = X.set_median_error(4, pooling="mean", n_points=4, steps=60, seed=0, n_eval=512)
+    assert a == b
+    # 60 steps already beat the constant prediction (relative error 1)
+    assert 0 < a < 0.9
+    m = X.set_median_error(4, pooling="max", n_points=4, steps=60, seed=0, n_eval=512)
+    assert 0 < m < 1.5
+
+
+@pytest.mark.parametrize(
+    "kw", [{"pooling": "sum"}, {"n_points": 0}, {"steps": 1.5}, {"lr": 0.0}, {"batch_size": 1}]
+)
+def test_set_median_error_refuses_bad_arguments(kw):
+    with pytest.raises(ValueError):
+        X.set_median_error(2, **kw)
+
+
+def test_accuracy_under_sees_the_corruption_and_repeats_it_per_seed():
+    x, y = _toy()
+    model = _tiny()
+    X.train_pointnet(model, (x, y), epochs=8, lr=1e-2, batch_size=8, progress=False)
+    seen = []
+
+    def corrupt(xs, level, g):
+        seen.append(torch.rand(1, generator=g).item())
+        return xs if level == 0 else xs * 0  # level 1: every point at the origin
+
+    accs = X.accuracy_under(model, x, y, corrupt, [0, 1], seed=3)
+    assert len(accs) == 2 and accs[0] > 0.9
+    assert accs[1] == 0.5  # all shapes identical: one class for all, half of them right
+    assert seen[0] == seen[1]  # each level draws from the same fresh generator
+    with pytest.raises(ValueError):
+        X.accuracy_under(model, x, y[:3], corrupt, [0])

@@ -385,3 +385,102 @@ def test_ball_query_gives_the_old_methods_indices(n, m, k, r, grid, chunk, seed)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(P, "CHUNK_ELEMENTS", chunk)
         assert torch.equal(P.ball_query(xyz, cen, r, k), OLD_BALL_QUERY(xyz, cen, r, k))
+
+
+# --------------------------------------------------------------------------- corruptions
+
+
+@SETTINGS
+@given(
+    b=st.integers(1, 3),
+    n=st.integers(1, 40),
+    fraction=st.floats(0.0, 0.99),
+    mode=st.sampled_from(["random", "farthest", "nearest"]),
+    seed=st.integers(0, 10**6),
+)
+def test_drop_fraction_keeps_an_ordered_subset_of_the_right_size(b, n, fraction, mode, seed):
+    xyz = torch.randn(b, n, 3, generator=torch.Generator().manual_seed(seed))
+    out = P.drop_fraction(xyz, fraction, generator=torch.Generator().manual_seed(1), mode=mode)
+    keep = max(1, round((1 - fraction) * n))
+    assert out.shape == (b, keep, 3)
+    for i in range(b):
+        # every kept point is one of the set's points, in the original order, none twice
+        pos = [int(((xyz[i] - p).abs().sum(1) == 0).nonzero()[0]) for p in out[i]]
+        assert pos == sorted(set(pos))
+
+
+def test_drop_fraction_farthest_is_farthest_point_sampling_and_is_reproducible():
+    xyz = torch.randn(2, 50, 3)
+    a = P.drop_fraction(xyz, 0.5, generator=torch.Generator().manual_seed(3), mode="farthest")
+    b = P.drop_fraction(xyz, 0.5, generator=torch.Generator().manual_seed(3), mode="farthest")
+    assert torch.equal(a, b)
+    start = int(torch.randint(0, 50, (1,), generator=torch.Generator().manual_seed(3)))
+    idx = P.farthest_point_sample(xyz, 25, start=start).sort(-1).values
+    assert torch.equal(a, P.index_points(xyz, idx))
+    # nothing dropped: the set itself
+    assert torch.equal(P.drop_fraction(xyz, 0.0, mode="random"), xyz)
+
+
+def test_drop_fraction_nearest_removes_a_region():
+    # points on a line: keeping the half nearest to one point keeps a contiguous run
+    xyz = torch.linspace(0, 1, 40)[None, :, None].expand(1, 40, 3).contiguous()
+    out = P.drop_fraction(xyz, 0.5, generator=torch.Generator().manual_seed(0), mode="nearest")
+    steps = out[0, 1:, 0] - out[0, :-1, 0]
+    assert torch.allclose(steps, torch.full_like(steps, 1 / 39), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"fraction": 1.0}, {"fraction": -0.1}, {"fraction": 0.5, "mode": "side"}]
+)
+def test_drop_fraction_refuses_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        P.drop_fraction(torch.randn(1, 10, 3), **kwargs)
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_insert_outliers_keeps_every_point_and_adds_uniform_points_in_the_unit_ball(d):
+    xyz = torch.randn(4, 100, d) * 0.1
+    out = P.insert_outliers(xyz, 0.2, generator=torch.Generator().manual_seed(0))
+    assert out.shape == (4, 125, d)  # 25 outliers are a fifth of 125 points
+    assert torch.equal(out[:, :100], xyz)
+    big = P.insert_outliers(
+        torch.zeros(2, 4000, d), 0.5, generator=torch.Generator().manual_seed(1)
+    )
+    r = big[:, 4000:].norm(dim=-1)
+    assert float(r.max()) <= 1.0
+    # uniform in the ball: the inner ball of radius 1/2 holds (1/2)^d of the outliers
+    assert abs(float((r < 0.5).float().mean()) - 0.5**d) < 0.03
+    assert torch.equal(P.insert_outliers(xyz, 0.0), xyz)
+    with pytest.raises(ValueError):
+        P.insert_outliers(xyz, 1.0)
+
+
+def test_gaussian_noise_has_the_asked_spread_and_is_not_clipped():
+    xyz = torch.zeros(10, 1000, 3)
+    noisy = P.gaussian_noise(xyz, 0.2, generator=torch.Generator().manual_seed(0))
+    assert abs(float(noisy.std()) - 0.2) < 0.01
+    assert float(noisy.abs().max()) > 0.5  # a clipped jitter would stop at its clip
+    assert torch.equal(P.gaussian_noise(xyz, 0.0), xyz)
+    with pytest.raises(ValueError):
+        P.gaussian_noise(xyz, -0.1)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_corrupt_coordinate_changes_only_its_axis(axis):
+    xyz = torch.randn(3, 200, 3) * 3
+    before = xyz.clone()
+    others = [a for a in range(3) if a != axis]
+    zero = P.corrupt_coordinate(xyz, axis, "zero")
+    assert torch.equal(zero[..., axis], torch.zeros(3, 200))
+    assert torch.equal(zero[..., others], xyz[..., others])
+    noise = P.corrupt_coordinate(xyz, axis, "noise", generator=torch.Generator().manual_seed(0))
+    assert torch.equal(noise[..., others], xyz[..., others])
+    assert float(noise[..., axis].abs().max()) <= 1.0
+    assert float(noise[..., axis].std()) > 0.5  # uniform in [-1, 1]: sd 0.58
+    assert torch.equal(xyz, before)  # the input itself is left alone
+
+
+@pytest.mark.parametrize("kwargs", [{"axis": 3}, {"axis": -1}, {"axis": 0, "mode": "nan"}])
+def test_corrupt_coordinate_refuses_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        P.corrupt_coordinate(torch.randn(1, 5, 3), **kwargs)

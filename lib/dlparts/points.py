@@ -10,6 +10,10 @@ works where it makes sense, e.g. 2-D digits). Indices are ``LongTensor`` s that
 - :func:`interpolate`: inverse-distance weighted interpolation (feature propagation).
 - augmentations: :func:`random_rotate_z`, :func:`jitter`, :func:`random_input_dropout`,
   :func:`drop_points`, :func:`add_outliers`.
+- corruptions for robustness tests (the PointNet paper's Figure 6 and more):
+  :func:`drop_fraction` (missing points), :func:`insert_outliers` (outliers added),
+  :func:`gaussian_noise` (every point perturbed), :func:`corrupt_coordinate` (one coordinate of
+  every point zeroed or replaced by noise).
 
 Every function is vectorized over the batch and the points; only farthest point sampling loops,
 once per *chosen* point, because each choice depends on the previous ones.
@@ -36,9 +40,13 @@ from ._validate import finite_array, integer, probability, real
 __all__ = [
     "add_outliers",
     "ball_query",
+    "corrupt_coordinate",
+    "drop_fraction",
     "drop_points",
     "farthest_point_sample",
+    "gaussian_noise",
     "index_points",
+    "insert_outliers",
     "interpolate",
     "jitter",
     "knn",
@@ -325,6 +333,87 @@ def add_outliers(xyz: torch.Tensor, count: int, generator=None) -> torch.Tensor:
     idx = torch.rand(b, n, generator=generator).argsort(-1)[:, :count].to(xyz.device)
     noise = (torch.rand(b, count, d, generator=generator) * 2 - 1).to(xyz)
     out.scatter_(1, idx[..., None].expand(-1, -1, d), noise)
+    return out
+
+
+def drop_fraction(
+    xyz: torch.Tensor, fraction: float, generator=None, mode: str = "random"
+) -> torch.Tensor:
+    """Delete a ``fraction`` (in [0, 1)) of the points of each set, keeping
+    ``max(1, round((1 - fraction) * N))`` of them: a random subset (``mode="random"``), the points
+    chosen by farthest point sampling from a random start (``"farthest"``, the paper's "furthest"
+    curve), or the points nearest to a random point of the set (``"nearest"``: a whole region
+    goes missing, as under occlusion).
+
+    Shape: (B, N, D) -> (B, keep, D); the kept points stay in their original order.
+    """
+    xyz = _check_points("xyz", xyz, finite=mode == "farthest", nonempty=True)
+    fraction = probability("fraction", fraction)
+    _check_generator(generator)
+    if mode not in ("random", "farthest", "nearest"):
+        raise ValueError(f"mode must be 'random', 'farthest' or 'nearest', got {mode!r}")
+    b, n, _ = xyz.shape
+    keep = max(1, int(round((1 - fraction) * n)))
+    if mode != "farthest":
+        return drop_points(xyz, keep, generator=generator, mode=mode)
+    start = int(torch.randint(0, n, (1,), generator=generator))
+    idx = _fps(xyz, keep, start)
+    return index_points(xyz, idx.sort(-1).values)
+
+
+def insert_outliers(xyz: torch.Tensor, fraction: float, generator=None) -> torch.Tensor:
+    """Add outliers, uniform in the unit ball, so that they make up ``fraction`` (in [0, 1)) of
+    each resulting set (the paper's Figure 6, middle: "outliers uniformly scattered in the unit
+    sphere"). All the original points stay, first and in order; ``round(fraction * N / (1 -
+    fraction))`` outliers follow them.
+
+    Shape: (B, N, D) -> (B, N + outliers, D).
+    """
+    xyz = _check_points("xyz", xyz, finite=False)
+    fraction = probability("fraction", fraction)
+    _check_generator(generator)
+    b, n, d = xyz.shape
+    count = int(round(fraction * n / (1 - fraction)))
+    if count == 0:
+        return xyz.clone()
+    direction = torch.randn(b, count, d, generator=generator, dtype=torch.float64)
+    direction = direction / direction.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    radius = torch.rand(b, count, 1, generator=generator, dtype=torch.float64) ** (1.0 / d)
+    outliers = (direction * radius).to(xyz)
+    return torch.cat([xyz, outliers], dim=1)
+
+
+def gaussian_noise(xyz: torch.Tensor, sigma: float, generator=None) -> torch.Tensor:
+    """Add independent Gaussian noise of standard deviation ``sigma`` (>= 0) to every coordinate
+    of every point, unclipped (the paper's Figure 6, right; :func:`jitter` clips its noise).
+
+    Shape: (B, N, D) -> (B, N, D).
+    """
+    xyz = _check_points("xyz", xyz, finite=False)
+    sigma = real("sigma", sigma, minimum=0.0)
+    _check_generator(generator)
+    return xyz + torch.randn(xyz.shape, generator=generator).to(xyz) * sigma
+
+
+def corrupt_coordinate(
+    xyz: torch.Tensor, axis: int, mode: str = "zero", generator=None
+) -> torch.Tensor:
+    """Lose one coordinate (``axis``) of every point: set it to 0 (``mode="zero"``, the value a
+    centred shape has on average, as a filled-in missing value would be) or replace it by noise
+    uniform in [-1, 1] (``"noise"``, a sensor channel gone bad). The other coordinates stay.
+
+    Shape: (B, N, D) -> (B, N, D).
+    """
+    xyz = _check_points("xyz", xyz, finite=False)
+    axis = integer("axis", axis, minimum=0, maximum=xyz.shape[-1] - 1)
+    _check_generator(generator)
+    if mode not in ("zero", "noise"):
+        raise ValueError(f"mode must be 'zero' or 'noise', got {mode!r}")
+    out = xyz.clone()
+    if mode == "zero":
+        out[..., axis] = 0
+    else:
+        out[..., axis] = (torch.rand(xyz.shape[:2], generator=generator) * 2 - 1).to(xyz)
     return out
 
 

@@ -8,6 +8,11 @@ restricts each point's prediction to the parts of its shape's class (as the pape
 :func:`instance_miou` is the papers' instance mIoU and :func:`majority_part_baseline` the score
 of a constant prediction, the floor a trained network has to clear.
 
+For the theory: :func:`set_median_error` fits a tiny max- or mean-pooled set network to the
+median of a set of numbers, the experiment behind the limits of PointNet's universal
+approximation theorem. For the robustness notebook: :func:`accuracy_under` scores a trained
+network on a test set corrupted at several levels (the corruptions are in :mod:`dlparts.points`).
+
 Width presets (keyword arguments for the models; the models' defaults are the papers' widths):
 :data:`SMALL` (the narrow PointNet classifier of notebooks 01 and 04), :data:`SMALL_SEG` (the
 same encoder for segmentation), :data:`SMALL_PP_SEG` (a narrow PointNet++ segmenter) and
@@ -31,12 +36,14 @@ __all__ = [
     "SMALL_ENCODER",
     "SMALL_PP_SEG",
     "SMALL_SEG",
+    "accuracy_under",
     "augment",
     "class_part_ranges",
     "final_accuracies",
     "instance_miou",
     "majority_part_baseline",
     "predict_parts",
+    "set_median_error",
     "train_pointnet",
 ]
 
@@ -222,6 +229,95 @@ def majority_part_baseline(train_parts, train_y, test_y, n_points: int, ranges) 
     return best[test_y][:, None].expand(-1, n_points).clone()
 
 
+def set_median_error(
+    latent: int,
+    *,
+    pooling: str = "max",
+    n_points: int = 8,
+    steps: int = 200,
+    seed: int = 0,
+    width: int = 32,
+    batch_size: int = 128,
+    lr: float = 1e-2,
+    n_eval: int = 4096,
+) -> float:
+    """Fit ``gamma(pool_i h(x_i))`` to the median of ``n_points`` numbers uniform in [-1, 1] and
+    return its test RMSE relative to the median's standard deviation (1.0: no better than
+    predicting the average median; 0: exact).
+
+    ``h``: an MLP 1 -> ``width`` -> ``width`` -> ``latent`` applied to each number; ``pool``:
+    ``"max"`` (PointNet's max over the set, per channel) or ``"mean"`` (a sum decomposition, as
+    in Deep Sets); ``gamma``: an MLP ``latent`` -> ``width`` -> ``width`` -> 1. Trained for
+    ``steps`` Adam steps (cosine schedule from ``lr``) on fresh sets of ``batch_size``; scored on
+    ``n_eval`` fresh sets. The seed sets the weights and every set drawn.
+    """
+    latent = integer("latent", latent, minimum=1)
+    n_points = integer("n_points", n_points, minimum=1)
+    steps = integer("steps", steps, minimum=1)
+    seed = integer("seed", seed)
+    width = integer("width", width, minimum=1)
+    batch_size = integer("batch_size", batch_size, minimum=2)
+    lr = real("lr", lr, positive=True)
+    n_eval = integer("n_eval", n_eval, minimum=2)
+    if pooling not in ("max", "mean"):
+        raise ValueError(f"pooling must be 'max' or 'mean', got {pooling!r}")
+    gen = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        h = torch.nn.Sequential(
+            torch.nn.Linear(1, width),
+            torch.nn.ReLU(),
+            torch.nn.Linear(width, width),
+            torch.nn.ReLU(),
+            torch.nn.Linear(width, latent),
+        )
+        gamma = torch.nn.Sequential(
+            torch.nn.Linear(latent, width),
+            torch.nn.ReLU(),
+            torch.nn.Linear(width, width),
+            torch.nn.ReLU(),
+            torch.nn.Linear(width, 1),
+        )
+    params = [*h.parameters(), *gamma.parameters()]
+    opt = torch.optim.Adam(params, lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+
+    def net(x):
+        z = h(x[..., None])
+        z = z.amax(1) if pooling == "max" else z.mean(1)
+        return gamma(z)[:, 0]
+
+    for _ in range(steps):
+        x = torch.rand(batch_size, n_points, generator=gen) * 2 - 1
+        loss = ((net(x) - _median(x)) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    with torch.no_grad():
+        x = torch.rand(n_eval, n_points, generator=gen) * 2 - 1
+        y = _median(x)
+        return float(((net(x) - y) ** 2).mean().sqrt() / y.std())
+
+
+def accuracy_under(model, x, y, corrupt, levels, *, seed: int = 0, batch_size: int = 256):
+    """Test accuracy of ``model`` on ``(x, y)`` corrupted at each of ``levels``.
+
+    ``corrupt(x, level, generator)`` returns the corrupted points (a function of
+    :mod:`dlparts.points`, e.g. ``lambda x, f, g: P.drop_fraction(x, f, generator=g)``). Each
+    level draws from a fresh generator seeded by ``seed``, so two networks scored with the same
+    seed see the same corrupted shapes. Returns one accuracy per level.
+    """
+    seed = integer("seed", seed)
+    batch_size = integer("batch_size", batch_size, minimum=1)
+    _check_xy("(x, y)", (x, y))
+    out = []
+    for level in levels:
+        xc = corrupt(x, level, torch.Generator().manual_seed(seed))
+        out.append(float(evaluate(model, (xc, y), batch_size=batch_size)[1]))
+    return out
+
+
 # --------------------------------------------------------------------------- private helpers
 
 
@@ -248,3 +344,9 @@ def _check_labels(y, ranges, n):
             f"class labels must be in 0..{len(ranges) - 1} (one range per class), got "
             f"{int(y.min())}..{int(y.max())}"
         )
+
+
+def _median(x):
+    """The median of each row (the mean of the two middle values for an even count)."""
+    n = x.shape[1]
+    return x.sort(1).values[:, (n - 1) // 2 : n // 2 + 1].mean(1)
