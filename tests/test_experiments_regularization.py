@@ -1,4 +1,5 @@
-"""Chapter 4's experiment helpers: parameter groups, the training loop, unit ablation, SGDW."""
+"""Chapter 4's experiment helpers: parameter groups, the training loop (max-norm, early stopping,
+the forgotten train mode), unit ablation, bagging, SGDW."""
 
 import numpy as np
 import pytest
@@ -7,13 +8,19 @@ import torch
 from dlparts.experiments.regularization import (
     ablation_curve,
     accuracy,
+    add_max_norm,
+    bootstrap,
+    ensemble_curve,
+    ensemble_probs,
     last_hidden,
+    max_norm_,
     param_groups,
     run_configs,
-    sgdw_step_equals_l2,
     silence_units,
     train_mlp,
     unit_ablation,
+    unit_norms,
+    weight_norm,
 )
 from dlparts.models import mlp
 
@@ -110,11 +117,6 @@ def test_ablation_curve_counts_and_full_removal():
     assert curve[8] == pytest.approx(full - float((y == bias_pred).float().mean()))
 
 
-def test_sgdw_equals_l2_only_without_momentum():
-    assert sgdw_step_equals_l2(momentum=0.0) < 1e-6
-    assert sgdw_step_equals_l2(momentum=0.9) > 1e-3
-
-
 def test_run_configs_builds_a_seeded_augmentation():
     d = tiny_data()
     a = run_configs(lambda s: d, {"aug": {"augment": True}}, [3], hidden=(8,), epochs=1)
@@ -137,3 +139,185 @@ def test_generalization_gap_reads_the_last_epoch_and_refuses_runs_without_it():
     assert (tr, va) == (0.99, 0.9) and gap == pytest.approx(0.09)
     with pytest.raises(ValueError, match="eval_train=True"):
         generalization_gap(SimpleNamespace(train_eval_acc=[], val_acc=[0.5]))
+
+
+# --------------------------------------------------------------------------- max-norm
+
+
+def test_max_norm_projects_only_the_rows_outside_the_ball():
+    w = torch.tensor([[3.0, 4.0], [0.3, 0.4], [0.0, 10.0]])  # norms 5, 0.5, 10
+    n = max_norm_(w, 2.0)
+    assert n == 2
+    torch.testing.assert_close(w.norm(dim=1), torch.tensor([2.0, 0.5, 2.0]))
+    # directions are kept, and the row inside the ball is untouched
+    torch.testing.assert_close(w[0], torch.tensor([1.2, 1.6]))
+    torch.testing.assert_close(w[1], torch.tensor([0.3, 0.4]))
+    assert max_norm_(w, 2.0) == 0  # already feasible: a second projection changes nothing
+
+
+def test_max_norm_matches_torch_renorm_on_a_conv_kernel():
+    conv = torch.nn.Conv2d(3, 5, 3)
+    with torch.no_grad():
+        conv.weight.mul_(10)
+    expect = torch.renorm(conv.weight.detach().clone(), p=2, dim=0, maxnorm=1.5)
+    max_norm_(conv, 1.5)
+    torch.testing.assert_close(conv.weight.detach(), expect)
+    assert float(conv.weight.detach().flatten(1).norm(dim=1).max()) <= 1.5 + 1e-5
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("inf"), True])
+def test_max_norm_refuses_a_bad_radius(bad):
+    with pytest.raises(ValueError, match="c must be"):
+        max_norm_(torch.ones(2, 2), bad)
+
+
+def test_max_norm_refuses_biases_and_nothing():
+    with pytest.raises(ValueError, match="not their biases"):
+        max_norm_(torch.ones(4), 1.0)
+    with pytest.raises(ValueError, match="no weights"):
+        max_norm_([], 1.0)
+
+
+def test_add_max_norm_applies_after_every_step_and_can_be_removed():
+    lin = torch.nn.Linear(4, 3)
+    opt = torch.optim.SGD(lin.parameters(), lr=10.0)
+    handle = add_max_norm(opt, lin, 0.5)
+    for _ in range(3):
+        opt.zero_grad()
+        (lin(torch.randn(8, 4)) ** 2).sum().neg().backward()  # a step that grows the weights
+        opt.step()
+        assert float(lin.weight.detach().norm(dim=1).max()) <= 0.5 + 1e-6
+    handle.remove()
+    opt.zero_grad()
+    (lin(torch.randn(8, 4)) ** 2).sum().neg().backward()
+    opt.step()
+    assert float(lin.weight.detach().norm(dim=1).max()) > 0.5
+
+
+def test_train_mlp_max_norm_bounds_the_hidden_units_only():
+    d = tiny_data()
+    r = train_mlp(d, hidden=(16,), epochs=3, lr=0.5, max_norm=0.3, seed=0)
+    free = train_mlp(d, hidden=(16,), epochs=3, lr=0.5, seed=0)
+    assert float(unit_norms(r.model).max()) <= 0.3 + 1e-5
+    assert float(unit_norms(free.model).max()) > 0.3
+    assert len(unit_norms(r.model)) == 16 and len(unit_norms(r.model, hidden_only=False)) == 16 + 10
+
+
+# --------------------------------------------------------------------------- early stopping
+
+
+def test_early_stopping_returns_the_best_epoch_of_the_same_trajectory():
+    d = tiny_data()
+    full = train_mlp(d, hidden=(32,), epochs=12, lr=0.1, batch_size=20, curve_every=1)
+    es = train_mlp(
+        d, hidden=(32,), epochs=12, lr=0.1, batch_size=20, early_stopping=100, monitor="val_acc"
+    )
+    # patience longer than the run: it trains every epoch and returns the best one
+    assert es.epochs_run == 12 and len(es.monitor_curve) == 12 and not es.val_loss_curve
+    assert len(full.val_loss_curve) == 12
+    best = int(np.argmax(full.val_curve)) + 1  # first epoch with the highest val accuracy
+    assert es.best_epoch == best
+    assert es.val_acc == pytest.approx(max(full.val_curve))
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement():
+    d = tiny_data()
+    es = train_mlp(d, hidden=(32,), epochs=200, lr=0.2, batch_size=20, early_stopping=3)
+    losses = es.monitor_curve
+    assert es.epochs_run == len(losses) < 200
+    assert es.best_epoch == int(np.argmin(losses)) + 1
+    assert es.epochs_run == es.best_epoch + 3
+    assert min(losses[es.best_epoch :]) >= losses[es.best_epoch - 1]
+
+
+def test_early_stopping_bad_arguments():
+    d = tiny_data()
+    with pytest.raises(ValueError, match="monitor"):
+        train_mlp(d, epochs=1, early_stopping=2, monitor="val_error")
+    empty = {**d, "x_val": d["x_val"][:0], "y_val": d["y_val"][:0]}
+    with pytest.raises(ValueError, match="validation digits"):
+        train_mlp(empty, epochs=1, early_stopping=2)
+
+
+def test_train_mlp_without_test_split_reports_nan():
+    d = {k: v for k, v in tiny_data().items() if "test" not in k}
+    r = train_mlp(d, hidden=(8,), epochs=1)
+    assert np.isnan(r.test_acc) and not np.isnan(r.val_acc)
+
+
+def test_train_mlp_leaves_the_global_generator_alone():
+    torch.manual_seed(123)
+    expect = torch.rand(3)
+    torch.manual_seed(123)
+    train_mlp(tiny_data(), hidden=(8,), epochs=1, p_hidden=0.5)
+    torch.testing.assert_close(torch.rand(3), expect)
+
+
+# --------------------------------------------------------------------------- the eval/train bug
+
+
+def test_forgotten_train_mode_switches_dropout_off_after_the_first_epoch():
+    d = tiny_data()
+    kw = dict(hidden=(16,), lr=0.1, batch_size=20, p_hidden=0.5, seed=4)
+
+    def weights(r):
+        return torch.cat([p.detach().flatten() for p in r.model.parameters()])
+
+    # one epoch: the bug has not bitten yet
+    assert torch.equal(
+        weights(train_mlp(d, epochs=1, **kw)),
+        weights(train_mlp(d, epochs=1, forget_train=True, **kw)),
+    )
+    # later epochs run without dropout
+    assert not torch.equal(
+        weights(train_mlp(d, epochs=3, **kw)),
+        weights(train_mlp(d, epochs=3, forget_train=True, **kw)),
+    )
+    # without dropout the mode changes nothing
+    kw0 = {**kw, "p_hidden": 0.0}
+    assert torch.equal(
+        weights(train_mlp(d, epochs=3, **kw0)),
+        weights(train_mlp(d, epochs=3, forget_train=True, **kw0)),
+    )
+
+
+# --------------------------------------------------------------------------- bagging
+
+
+def test_bootstrap_resamples_with_replacement_and_keeps_the_other_splits():
+    d = tiny_data(n=200)
+    b = bootstrap(d, seed=1)
+    assert b["x_train"].shape == d["x_train"].shape
+    assert b["x_val"] is d["x_val"] and b["x_test"] is d["x_test"]
+    rows = {tuple(r.tolist()) for r in b["x_train"].flatten(1)[:, :4]}
+    assert 0.5 < len(rows) / 200 < 0.75  # about 63% distinct
+    assert torch.equal(bootstrap(d, seed=1)["y_train"], b["y_train"])
+    assert not torch.equal(bootstrap(d, seed=2)["x_train"], b["x_train"])
+    with pytest.raises(ValueError, match="empty"):
+        bootstrap({**d, "x_train": d["x_train"][:0], "y_train": d["y_train"][:0]}, seed=0)
+
+
+def test_ensemble_probs_and_curve():
+    nets = [mlp((8,), in_features=784, num_classes=3) for _ in range(3)]
+    nets[0].eval()  # the others stay in training mode
+    x, y = torch.rand(30, 784), torch.randint(0, 3, (30,))
+    probs = ensemble_probs(nets, x, batch_size=7)
+    assert probs.shape == (3, 30, 3) and nets[1].training and not nets[0].training
+    torch.testing.assert_close(probs.sum(-1), torch.ones(3, 30))
+    curve = ensemble_curve(probs, y)
+    assert len(curve) == 3
+    assert curve[0] == pytest.approx(float((probs[0].argmax(1) == y).float().mean()))
+    assert curve[2] == pytest.approx(float((probs.mean(0).argmax(1) == y).float().mean()))
+    np.testing.assert_allclose(ensemble_curve(probs, y, counts=[3, 1]), curve[[2, 0]])
+    with pytest.raises(ValueError, match="at most 3"):
+        ensemble_curve(probs, y, counts=[4])
+    with pytest.raises(ValueError, match=r"\(M, N, C\)"):
+        ensemble_curve(probs[0], y)
+
+
+def test_weight_norm_leaves_out_biases():
+    net = mlp((4,), in_features=784, num_classes=2)
+    expect = sum(
+        float((m.weight.detach() ** 2).sum()) for m in net if isinstance(m, torch.nn.Linear)
+    )
+    assert weight_norm(net) == pytest.approx(expect)

@@ -9,6 +9,12 @@ a run is a few seconds on one CPU thread.
 Weight decay always goes through parameter groups: weight matrices (``ndim >= 2``) are
 decayed, biases are not (see :func:`dlparts.regularize.weight_params`), and the L1 penalty
 acts on the same weight matrices.
+
+Besides the penalties, the training loop knows the other tools of the chapter: the max-norm
+constraint of the dropout paper (:func:`max_norm_`, applied after every step by
+:func:`add_max_norm`), early stopping on a validation quantity, and, for the page that shows
+the bug, the forgotten ``model.train()`` after an evaluation. :func:`bootstrap` and
+:func:`ensemble_probs` build bagged ensembles to set beside Monte Carlo dropout.
 """
 
 from __future__ import annotations
@@ -21,13 +27,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import runtime
-from .._validate import real
+from .._validate import integer, real
 from ..augment import RandomShiftRotate
 from ..models.mlp import mlp
 from ..regularize import penalty
 from ..scratch.losses import softmax_loss, svm_loss
 
 __all__ = [
+    "accuracy",
     "fit_linear",
     "generalization_gap",
     "RunResult",
@@ -38,8 +45,16 @@ __all__ = [
     "last_hidden",
     "silence_units",
     "unit_ablation",
-    "sgdw_step_equals_l2",
+    "max_norm_",
+    "add_max_norm",
+    "unit_norms",
+    "weight_norm",
+    "bootstrap",
+    "ensemble_probs",
+    "ensemble_curve",
 ]
+
+MONITORS = ("val_loss", "val_acc")
 
 
 def param_groups(model: nn.Module, weight_decay: float):
@@ -73,6 +88,10 @@ class RunResult:
     model: nn.Module = field(repr=False)
     train_curve: list = field(default_factory=list, repr=False)
     val_curve: list = field(default_factory=list, repr=False)
+    val_loss_curve: list = field(default_factory=list, repr=False)
+    monitor_curve: list = field(default_factory=list, repr=False)
+    epochs_run: int = 0
+    best_epoch: int | None = None
 
     @property
     def gap(self) -> float:
@@ -93,6 +112,10 @@ def train_mlp(
     p_input: float = 0.0,
     p_hidden: float = 0.0,
     augment: RandomShiftRotate | None = None,
+    max_norm: float | None = None,
+    early_stopping: int = 0,
+    monitor: str = "val_loss",
+    forget_train: bool = False,
     seed: int = 0,
     curve_every: int = 0,
 ) -> RunResult:
@@ -100,8 +123,22 @@ def train_mlp(
 
     Weight decay goes to weight matrices only (parameter groups); ``l1`` adds
     ``l1 * sum|w|`` over the same matrices to the loss. ``augment`` transforms each training
-    batch. ``seed`` fixes the initialisation, the batch order and the dropout masks.
-    ``curve_every > 0`` records training and validation accuracy every that many epochs.
+    batch. ``seed`` fixes the initialisation, the batch order and the dropout masks (drawn
+    inside :func:`torch.random.fork_rng`, so the global generator is left as it was).
+    ``curve_every > 0`` records training and validation accuracy and the validation loss every
+    that many epochs (``train_curve``, ``val_curve``, ``val_loss_curve``).
+
+    ``max_norm=c`` projects the incoming weight vector of every hidden unit back onto the ball
+    of radius ``c`` after each step (:func:`add_max_norm`). ``early_stopping=k > 0`` evaluates
+    the validation digits after every epoch, stops once ``monitor`` (``"val_loss"``, lowest
+    is best, or ``"val_acc"``, highest) has not improved for ``k`` epochs, and returns the net
+    of the best epoch (``best_epoch``, counted from 1; the monitored value of every epoch run
+    is in ``monitor_curve``). ``forget_train=True`` reproduces a
+    common bug: the net is evaluated after every epoch with ``model.eval()`` and never put
+    back with ``model.train()``, so dropout is on for the first epoch only.
+
+    ``data`` may lack the test split (``x_test``/``y_test``): ``test_acc`` is then NaN, for a
+    search that must not see the test digits.
 
     The run uses one CPU thread (:func:`dlparts.runtime.limit_threads`): the layers are too
     small to gain from more, and a second thread stalls when another program holds a core.
@@ -110,19 +147,34 @@ def train_mlp(
     Returns:
         a :class:`RunResult` (accuracies measured in eval mode, on unaugmented digits).
     """
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"need epochs >= 1 and batch_size >= 1, got {epochs=}, {batch_size=}")
-    with runtime.limit_threads(1):
+    epochs = integer("epochs", epochs, 1)
+    batch_size = integer("batch_size", batch_size, 1)
+    early_stopping = integer("early_stopping", early_stopping, 0)
+    if monitor not in MONITORS:
+        raise ValueError(f"monitor must be one of {MONITORS}, got {monitor!r}")
+    if max_norm is not None:
+        max_norm = real("max_norm", max_norm, positive=True)
+    x, y = data["x_train"], data["y_train"]
+    xv, yv = data["x_val"], data["y_val"]
+    if early_stopping and len(xv) == 0:
+        raise ValueError("early stopping needs validation digits: data['x_val'] is empty")
+    devices = [x.device] if x.device.type == "cuda" else []
+    with runtime.limit_threads(1), torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        x, y = data["x_train"], data["y_train"]
         net = mlp(hidden, p_input=p_input, p_hidden=p_hidden).to(x.device)
         opt = torch.optim.SGD(param_groups(net, weight_decay), lr=lr, momentum=momentum)
+        if max_norm is not None:
+            add_max_norm(opt, _hidden_linears(net)[:-1], max_norm)
         weights = [p for p in net.parameters() if p.ndim >= 2]
         g = torch.Generator().manual_seed(seed)
         n = len(x)
-        tc, vc = [], []
-        for epoch in range(epochs):
-            net.train()
+        tc, vc, vl, mc = [], [], [], []
+        best, best_epoch, best_state = None, None, None
+        net.train()
+        epoch = 0
+        for epoch in range(1, epochs + 1):
+            if not forget_train:
+                net.train()
             order = torch.randperm(n, generator=g).to(x.device)
             for i in range(0, n, batch_size):
                 idx = order[i : i + batch_size]
@@ -135,16 +187,37 @@ def train_mlp(
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-            if curve_every and ((epoch + 1) % curve_every == 0 or epoch + 1 == epochs):
+            if forget_train:
+                net.eval()  # the bug: an evaluation, and no net.train() after it
+            v = None
+            if curve_every and (epoch % curve_every == 0 or epoch == epochs):
+                v = _loss_and_accuracy(net, xv, yv)
                 tc.append(accuracy(net, x, y))
-                vc.append(accuracy(net, data["x_val"], data["y_val"]))
+                vc.append(v[1])
+                vl.append(v[0])
+            if early_stopping:
+                v_loss, v_acc = v if v is not None else _loss_and_accuracy(net, xv, yv)
+                mc.append(v_loss if monitor == "val_loss" else v_acc)
+                score = v_loss if monitor == "val_loss" else -v_acc
+                if best is None or score < best:
+                    best, best_epoch = score, epoch
+                    best_state = {k: t.detach().clone() for k, t in net.state_dict().items()}
+                elif epoch - best_epoch >= early_stopping:
+                    break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        xt, yt = data.get("x_test", x[:0]), data.get("y_test", y[:0])
         return RunResult(
             train_acc=accuracy(net, x, y),
-            val_acc=accuracy(net, data["x_val"], data["y_val"]),
-            test_acc=accuracy(net, data["x_test"], data["y_test"]),
+            val_acc=accuracy(net, xv, yv),
+            test_acc=accuracy(net, xt, yt),
             model=net,
             train_curve=tc,
             val_curve=vc,
+            val_loss_curve=vl,
+            monitor_curve=mc,
+            epochs_run=epoch,
+            best_epoch=best_epoch,
         )
 
 
@@ -240,29 +313,137 @@ def ablation_curve(net: nn.Module, rank_data, eval_data, counts) -> dict:
     return {m: full - silence_units(net, *eval_data, order[:m].tolist()) for m in counts}
 
 
-def sgdw_step_equals_l2(momentum: float, steps: int = 20, lam: float = 0.01, seed: int = 0):
-    """Largest weight difference between SGD + L2 penalty (``λ/2·Σw²``, i.e. torch's
-    ``weight_decay=λ``) and decoupled SGDW (``w ← w − ηλw`` outside the momentum buffer),
-    trained on the same random regression problem.
+@torch.no_grad()
+def max_norm_(weights, c: float) -> int:
+    """Project each unit's incoming weight vector onto the ball of radius ``c``, in place.
 
-    Equal for ``momentum == 0``; different once momentum carries the decay term.
+    The constraint of Srivastava et al. (2014, Section 5.1): ``||w||_2 <= c`` for the vector
+    ``w`` of weights into each unit; a vector already inside the ball is left untouched, one
+    outside it is scaled down onto its surface. A weight tensor's first dimension indexes the
+    units (``nn.Linear``: ``(out_features, in_features)``, a convolution:
+    ``(out_channels, in_channels, kh, kw)``), so the norm is taken over all the others.
+
+    Args:
+        weights: an ``nn.Module`` (every ``nn.Linear`` and convolution in it), one tensor or
+            layer, or a list of tensors/layers.
+        c: the radius (> 0).
+
+    Returns:
+        how many units' weight vectors were projected.
     """
+    c = real("c", c, positive=True)
+    projected = 0
+    for w in _weight_tensors(weights):
+        norms = w.flatten(1).norm(dim=1)
+        over = norms > c
+        if over.any():
+            scale = torch.where(over, c / norms, torch.ones_like(norms))
+            w.mul_(scale.view(-1, *([1] * (w.ndim - 1))))
+            projected += int(over.sum())
+    return projected
+
+
+def add_max_norm(optimizer: torch.optim.Optimizer, weights, c: float):
+    """Apply :func:`max_norm_` to ``weights`` after every ``optimizer.step()``.
+
+    A step post-hook: the gradient step is taken as usual, then the weights are projected,
+    which is projected gradient descent on the constraint set. Returns the hook's handle
+    (``handle.remove()`` takes it off).
+    """
+    c = real("c", c, positive=True)
+    _weight_tensors(weights)  # check them now, not at the first step
+
+    def hook(opt, args, kwargs):
+        max_norm_(weights, c)
+
+    return optimizer.register_step_post_hook(hook)
+
+
+@torch.no_grad()
+def unit_norms(net: nn.Module, hidden_only: bool = True) -> torch.Tensor:
+    """The L2 norms of the incoming weight vectors of the units of an
+    :func:`~dlparts.models.mlp.mlp`, hidden layers first (the output layer too unless
+    ``hidden_only``), as one 1-d tensor."""
+    linears = _hidden_linears(net)
+    if hidden_only:
+        linears = linears[:-1]
+    if not linears:
+        raise ValueError("the net has no hidden layer; pass hidden_only=False")
+    return torch.cat([lin.weight.norm(dim=1) for lin in linears]).cpu()
+
+
+@torch.no_grad()
+def weight_norm(net: nn.Module) -> float:
+    """``sum w**2`` over the weight matrices of ``net`` (``ndim >= 2``; biases left out)."""
+    return float(sum((p.detach() ** 2).sum() for p in net.parameters() if p.ndim >= 2))
+
+
+def bootstrap(data: dict, seed: int) -> dict:
+    """``data`` with its training digits replaced by a bootstrap sample: as many digits as
+    before, drawn with replacement (seeded by ``seed``); the other splits are unchanged.
+
+    About ``1 - 1/e``, 63%, of the distinct digits appear in a sample, some of them more than
+    once: the resampling that gives bagging (bootstrap aggregating) its name.
+    """
+    seed = integer("seed", seed, 0)
+    n = len(data["x_train"])
+    if n == 0:
+        raise ValueError("data['x_train'] is empty: there is nothing to resample")
     g = torch.Generator().manual_seed(seed)
-    x, t = torch.randn(32, 5, generator=g), torch.randn(32, 1, generator=g)
-    w0 = torch.randn(5, 1, generator=g)
-    lr = 0.05
+    idx = torch.randint(0, n, (n,), generator=g).to(data["x_train"].device)
+    return {**data, "x_train": data["x_train"][idx], "y_train": data["y_train"][idx]}
 
-    def grad(w):
-        return 2 * x.T @ (x @ w - t) / len(x)
 
-    wa, wb = w0.clone(), w0.clone()
-    va, vb = torch.zeros_like(w0), torch.zeros_like(w0)
-    for _ in range(steps):
-        va = momentum * va + grad(wa) + lam * wa  # L2 through the momentum buffer
-        wa = wa - lr * va
-        vb = momentum * vb + grad(wb)  # SGDW: decay outside the buffer
-        wb = wb - lr * vb - lr * lam * wb
-    return float((wa - wb).abs().max())
+@torch.no_grad()
+def ensemble_probs(models, x, batch_size: int = 1000) -> torch.Tensor:
+    """Softmax outputs of each model on ``x``, in eval mode (modes restored).
+
+    Returns:
+        tensor ``(len(models), N, C)``; ``.mean(0)`` is the ensemble's averaged prediction.
+    """
+    models = list(models)
+    if not models:
+        raise ValueError("need at least one model")
+    batch_size = integer("batch_size", batch_size, 1)
+    out = []
+    for m in models:
+        was = m.training
+        m.eval()
+        parts = [
+            torch.softmax(m(x[i : i + batch_size]), dim=1).cpu()
+            for i in range(0, len(x), batch_size)
+        ]
+        m.train(was)
+        out.append(torch.cat(parts))
+    return torch.stack(out)
+
+
+def ensemble_curve(probs, y, counts=None) -> np.ndarray:
+    """Accuracy of the average of the first ``m`` members' probabilities, for each ``m``.
+
+    Args:
+        probs: ``(M, N, C)`` probabilities (from :func:`ensemble_probs` or
+            :func:`dlparts.regularize.mc_dropout_probs`).
+        y: ``(N,)`` labels.
+        counts: the ``m`` to report (default ``1 .. M``).
+
+    Returns:
+        array of accuracies, one per count.
+    """
+    probs = torch.as_tensor(probs)
+    y = torch.as_tensor(y).cpu()
+    if probs.ndim != 3 or probs.shape[1] != len(y):
+        raise ValueError(
+            f"probs must be (M, N, C) with N = len(y) = {len(y)}, got {tuple(probs.shape)}"
+        )
+    n_members = probs.shape[0]
+    counts = range(1, n_members + 1) if counts is None else counts
+    csum = probs.cumsum(0)
+    accs = []
+    for m in counts:
+        m = integer("count", m, 1, n_members)
+        accs.append(float((csum[m - 1].argmax(1) == y).float().mean()))
+    return np.array(accs)
 
 
 def fit_linear(
@@ -339,3 +520,43 @@ def generalization_gap(hist):
 
 def _hidden_linears(net: nn.Module):
     return [m for m in net if isinstance(m, nn.Linear)]
+
+
+@torch.no_grad()
+def _loss_and_accuracy(net: nn.Module, x, y, batch_size: int = 1000):
+    """Mean cross-entropy and accuracy of ``net`` on ``(x, y)`` in eval mode (mode restored)."""
+    was = net.training
+    net.eval()
+    loss, correct = 0.0, 0
+    for i in range(0, len(x), batch_size):
+        out = net(x[i : i + batch_size])
+        loss += float(F.cross_entropy(out, y[i : i + batch_size], reduction="sum"))
+        correct += int((out.argmax(1) == y[i : i + batch_size]).sum())
+    net.train(was)
+    return loss / len(x), correct / len(x)
+
+
+def _weight_tensors(weights):
+    """The weight tensors :func:`max_norm_` acts on, from a module, a tensor or a list."""
+    if isinstance(weights, torch.Tensor):
+        items = [weights]
+    elif isinstance(weights, nn.Module):
+        items = [
+            m.weight
+            for m in weights.modules()
+            if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd))
+        ]
+    else:
+        items = []
+        for w in weights:
+            items += [w] if isinstance(w, torch.Tensor) else _weight_tensors(w)
+    for w in items:
+        if not isinstance(w, torch.Tensor) or w.ndim < 2:
+            raise ValueError(
+                "max-norm acts on weight matrices and kernels (tensors with 2 or more "
+                f"dimensions, the first indexing the units), got a tensor of shape "
+                f"{tuple(w.shape)}: pass the layers' weights, not their biases"
+            )
+    if not items:
+        raise ValueError("no weights given: pass a module, a weight tensor or a list of them")
+    return items
