@@ -62,3 +62,41 @@ def test_gradient_norms_and_imbalance():
     assert rx.imbalance([10.0, 1.0, 1.0]) == pytest.approx(1.0)
     assert rx.imbalance([1.0, 100.0]) == pytest.approx(2.0)
     assert math.isfinite(rx.imbalance(g))
+
+
+def test_digits_test_is_the_fixed_pooled_test_set():
+    x, y = rx.digits_test(50)
+    assert x.shape == (50, 1, 14, 14) and y.shape == (50,)
+    assert torch.equal(x, rx.digits_test(50)[0])
+
+
+def test_build_passes_block_and_zero_gamma_and_refuses_them_for_plain():
+    net = rx.build("residual", 8, width=2, block="preact", zero_init_residual=True)
+    assert isinstance(net.stage1[0], rx.models.PreActBlock)
+    assert float(net.stage1[0].bn2.weight.detach().abs().sum()) == 0
+    with pytest.raises(ValueError, match="plain"):
+        rx.build("plain", 8, block="preact")
+
+
+def test_block_output_stds_grow_with_gamma_one_and_not_with_zero():
+    x, _ = rx.digits_subset(64)
+    torch.manual_seed(0)
+    one = rx.block_output_stds(rx.build("residual", 20, width=4), x)
+    zero = rx.block_output_stds(rx.build("residual", 20, width=4, zero_init_residual=True), x)
+    assert len(one) == len(zero) == 9
+    assert one[2] > one[0]
+    assert zero[0] == pytest.approx(zero[1]) == pytest.approx(zero[2])
+    with pytest.raises(ValueError, match="residual blocks"):
+        rx.block_output_stds(torch.nn.Sequential(torch.nn.Flatten()), x)
+
+
+def test_crop_eval_center_matches_evaluate_and_averages_ten():
+    x, y = rx.digits_subset(40)
+    run = rx.train_one(
+        "residual", 8, x, y, width=2, epochs=1, batch_size=20, crop=12, progress=False
+    )
+    out = rx.crop_eval(run["model"], x, y, 12)
+    assert set(out) == {f"{a}_{b}" for a in ("center", "five", "ten") for b in ("err", "nll")}
+    assert out["center_err"] == pytest.approx(run["final_err"])
+    assert all(0 <= out[k] <= 1 for k in ("center_err", "five_err", "ten_err"))
+    assert all(out[k] > 0 for k in ("center_nll", "five_nll", "ten_nll"))

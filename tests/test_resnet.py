@@ -127,3 +127,65 @@ def test_residual_gradients_stay_balanced_across_depth():
         g_last = m.fc.weight.grad.norm()
         norms[kind] = float(g_first / g_last)
     assert abs(math.log(norms["res"])) < 1 < abs(math.log(norms["plain"]))
+
+
+# --- pre-activation blocks and zero-γ --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cin,c,stride,shortcut", [(8, 8, 1, "A"), (8, 16, 2, "A"), (8, 16, 2, "B")]
+)
+def test_preact_block_shapes(cin, c, stride, shortcut):
+    blk = models.PreActBlock(cin, c, stride, shortcut)
+    assert blk(torch.randn(2, cin, 9, 9)).shape == (2, c, -(-9 // stride), -(-9 // stride))
+
+
+def test_preact_block_matches_its_formula():
+    blk = models.PreActBlock(4, 4).eval()
+    with torch.no_grad():
+        for bn in (blk.bn1, blk.bn2):
+            bn.running_mean.uniform_(-0.5, 0.5)
+            bn.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(3, 4, 6, 6)
+    ref = x + blk.conv2(torch.relu(blk.bn2(blk.conv1(torch.relu(blk.bn1(x))))))
+    assert torch.allclose(blk(x), ref)
+    assert (blk(x) < 0).any()  # nothing rectifies the sum
+
+
+@pytest.mark.parametrize("depth", [8, 20, 56])
+@pytest.mark.parametrize("width", [4, 16])
+def test_preact_network_has_the_original_parameter_count(depth, width):
+    orig = models.resnet_cifar(depth, width=width)
+    pre = models.resnet_cifar(depth, width=width, block="preact")
+    assert n_params(pre) == n_params(orig)
+    assert n_params(models.PreActBlock(16, 16)) == n_params(models.BasicBlock(16, 16))
+
+
+@pytest.mark.parametrize("block", ["basic", "preact"])
+def test_zero_gamma_blocks_start_as_the_identity(block):
+    net = models.resnet_cifar(20, in_channels=1, width=4, block=block, zero_init_residual=True)
+    h = torch.relu(torch.randn(5, 4, 10, 10))
+    for blk in net.stage1:
+        assert torch.equal(blk(h), h)
+    # a block that changes the shape starts as its option A shortcut: subsample and zero-pad
+    first = net.stage2[0]
+    assert torch.equal(first(h), models.PadShortcut(8, 2)(h))
+    assert net(torch.randn(2, 1, 14, 14)).shape == (2, 10)
+
+
+def test_gamma_one_blocks_are_not_the_identity_and_zero_init_spares_plain_blocks():
+    net = models.resnet_cifar(14, in_channels=1, width=4)
+    h = torch.relu(torch.randn(5, 4, 10, 10))
+    assert not torch.allclose(net.stage1[0](h), h)
+    plain = models.zero_init_residual(models.plain_cifar(14, in_channels=1, width=4))
+    assert all(float(b.bn2.weight.detach().abs().sum()) > 0 for b in plain.stage1)
+    res = models.zero_init_residual(models.resnet50(10))
+    assert float(res.layer1[0].bn3.weight.detach().abs().sum()) == 0
+    assert float(res.layer1[0].bn2.weight.detach().abs().sum()) > 0
+
+
+def test_bad_block_raises():
+    with pytest.raises(ValueError, match="block"):
+        models.resnet_cifar(20, block="dense")
+    with pytest.raises(ValueError, match="shortcut"):
+        models.PreActBlock(4, 4, shortcut="D")

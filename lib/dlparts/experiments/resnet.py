@@ -1,4 +1,5 @@
-"""Experiments of chapter 5 (the road to ResNet): degradation, and gradients at initialization.
+"""Experiments of chapter 5 (the road to ResNet): degradation, gradients at initialization,
+the zero-γ and pre-activation blocks, and ten-crop testing.
 
 The degradation experiment (notebook 2) trains plain and residual CIFAR-style networks
 (:func:`dlparts.models.plain_cifar`, :func:`dlparts.models.resnet_cifar`) of several depths on
@@ -24,6 +25,8 @@ import torch
 import torch.nn.functional as F
 
 from .. import models, runtime
+from .._validate import integer
+from ..augment.crops import center_crop_batch, random_crop_flip_batch, ten_crop_batch
 from ..train import evaluate, fit
 
 KINDS = ("plain", "residual")
@@ -41,13 +44,48 @@ def digits_subset(n: int, seed: int = 0, pool: int = 2):
     return x, split["y_train"]
 
 
-def build(kind: str, depth: int, in_channels: int = 1, width: int = 4):
+def digits_test(n: int = 1000, pool: int = 2):
+    """The book's fixed test digits (the same 1,000 in every chapter, or the first ``n``),
+    average-pooled by ``pool`` as in :func:`digits_subset`: ``(x, y)``."""
+    from .. import data
+
+    split = data.mnist_split(n_train=0, n_val=0, n_test=n)
+    x = split["x_test"]
+    if pool > 1:
+        x = F.avg_pool2d(x, pool)
+    return x, split["y_test"]
+
+
+def build(
+    kind: str,
+    depth: int,
+    in_channels: int = 1,
+    width: int = 4,
+    *,
+    block: str = "basic",
+    zero_init_residual: bool = False,
+):
     """The plain (``kind="plain"``) or option-A residual (``"residual"``) network of depth
-    ``6n + 2``; both have exactly the same parameters."""
+    ``6n + 2``; both have exactly the same parameters. For the residual network, ``block``
+    (``"basic"`` or ``"preact"``) and ``zero_init_residual`` are passed to
+    :func:`dlparts.models.resnet_cifar`."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    fn = models.plain_cifar if kind == "plain" else models.resnet_cifar
-    return fn(depth, in_channels=in_channels, width=width)
+    if kind == "plain":
+        if block != "basic" or zero_init_residual:
+            raise ValueError(
+                "the plain network has basic blocks and no residual branch to zero: pass "
+                f"block='basic' and zero_init_residual=False, got {block=!r}, "
+                f"{zero_init_residual=!r}"
+            )
+        return models.plain_cifar(depth, in_channels=in_channels, width=width)
+    return models.resnet_cifar(
+        depth,
+        in_channels=in_channels,
+        width=width,
+        block=block,
+        zero_init_residual=zero_init_residual,
+    )
 
 
 def train_one(
@@ -65,10 +103,17 @@ def train_one(
     weight_decay=1e-4,
     device=None,
     progress=True,
+    block="basic",
+    zero_init_residual=False,
+    crop=None,
 ):
     """Train one network on ``(x, y)`` and return what the notebook reads.
 
     The learning rate is divided by 10 after each fraction of ``epochs`` in ``drops``.
+    ``block`` and ``zero_init_residual`` choose the residual network (see :func:`build`).
+    ``crop``: train on a random ``crop × crop`` patch of each image, mirrored with probability
+    1/2 (the ResNet paper's augmentation, shrunk); the final loss and error are then measured
+    on the central patches.
 
     Returns:
         dict with ``loss`` and ``err`` (per training batch, in training mode, as the optimizer
@@ -78,7 +123,19 @@ def train_one(
     """
     runtime.seed_everything(seed)
     dev = device or runtime.device()
-    model = build(kind, depth, in_channels=x.shape[1], width=width).to(dev)
+    model = build(
+        kind,
+        depth,
+        in_channels=x.shape[1],
+        width=width,
+        block=block,
+        zero_init_residual=zero_init_residual,
+    ).to(dev)
+    transform = None
+    if crop is not None:
+        crop = integer("crop", crop, 1)
+        gen = torch.Generator().manual_seed(seed)
+        transform = lambda xb: random_crop_flip_batch(xb, crop, generator=gen)  # noqa: E731
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
     milestones = sorted({max(1, int(round(f * epochs))) for f in drops})
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=0.1)
@@ -93,8 +150,10 @@ def train_one(
         seed=seed,
         progress=progress,
         desc=f"{kind}-{depth} seed {seed}",
+        transform=transform,
     )
-    final_loss, final_acc = evaluate(model, (x, y), device=dev)
+    x_eval = x if crop is None else center_crop_batch(x, crop)
+    final_loss, final_acc = evaluate(model, (x_eval, y), device=dev)
     return {
         "kind": kind,
         "depth": depth,
@@ -172,3 +231,62 @@ def imbalance(norms):
     """How far a gradient profile is from balance: ``|log10(first / last)|`` (0 = the first
     and last layers get gradients of the same size; 1 = a factor of ten)."""
     return abs(math.log10(norms[0] / norms[-1]))
+
+
+# --- notebook 3: zero-γ, pre-activation blocks, ten-crop testing ----------------------------
+
+
+def block_output_stds(model, x):
+    """The standard deviation of every residual block's output on the batch ``x``, input side
+    first, in training mode (batch statistics, as on the first training step) and without
+    gradients. For a network whose blocks add unit-variance branches to their input, it grows
+    with depth; with zero-γ blocks it stays at the stem's within a stage."""
+    blocks = [
+        m
+        for m in model.modules()
+        if isinstance(m, (models.BasicBlock, models.PreActBlock, models.Bottleneck))
+    ]
+    if not blocks:
+        raise ValueError("block_output_stds needs a network of residual blocks, found none")
+    stds = []
+    hooks = [b.register_forward_hook(lambda m, i, o: stds.append(float(o.std()))) for b in blocks]
+    was = model.training
+    try:
+        model.train()
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was)
+    return stds
+
+
+def crop_eval(model, x, y, size, batch_size=500, device=None):
+    """Test ``model`` on the central ``size × size`` patch of each image and on the average of
+    its softmax over the ten patches of :func:`dlparts.augment.crops.ten_crop_batch` (four
+    corners and the centre, and their mirror images), and over the first five (no mirrors).
+
+    Returns:
+        dict of ``center_err``, ``five_err``, ``ten_err`` (error rates) and ``center_nll``,
+        ``five_nll``, ``ten_nll`` (mean negative log-likelihood of the true class).
+    """
+    size = integer("size", size, 1)
+    dev = device or next(model.parameters()).device
+    was = model.training
+    model.eval()
+    probs = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            crops = ten_crop_batch(x[i : i + batch_size].to(dev), size)  # (10, B, C, s, s)
+            ten, b = crops.shape[:2]
+            logits = model(crops.reshape(ten * b, *crops.shape[2:]))
+            probs.append(F.softmax(logits, 1).reshape(ten, b, -1).cpu())
+    model.train(was)
+    p = torch.cat(probs, 1)  # (10, N, classes)
+    yy = y.cpu()
+    out = {}
+    for name, q in (("center", p[4]), ("five", p[:5].mean(0)), ("ten", p.mean(0))):
+        out[f"{name}_err"] = float((q.argmax(1) != yy).float().mean())
+        out[f"{name}_nll"] = float(-torch.log(q[torch.arange(len(yy)), yy].clamp_min(1e-12)).mean())
+    return out

@@ -7,7 +7,11 @@
 - :func:`resnet_cifar` and :func:`plain_cifar`: the paper's CIFAR-10 networks (its Section 4.2):
   a 3×3 convolution, three stages of ``n`` basic blocks with 16, 32 and 64 filters on 32×32,
   16×16 and 8×8 maps, global average pooling and a fully connected layer; ``6n + 2`` weighted
-  layers. The plain network is the same stack without the shortcuts.
+  layers. The plain network is the same stack without the shortcuts. ``block="preact"`` builds
+  it from :class:`PreActBlock` instead (He, Zhang, Ren and Sun, 2016b, "Identity mappings in deep
+  residual networks"), with exactly the same parameter count under option A.
+- :func:`zero_init_residual`: the last BN's γ of every residual branch set to 0 (Goyal et al.,
+  2017), so that each block starts as the identity.
 
 Shortcut options when a block changes the shape (stride 2, more channels):
 
@@ -30,15 +34,18 @@ __all__ = [
     "Bottleneck",
     "CifarResNet",
     "PadShortcut",
+    "PreActBlock",
     "ResNet",
     "plain_cifar",
     "resnet18",
     "resnet34",
     "resnet50",
     "resnet_cifar",
+    "zero_init_residual",
 ]
 
 SHORTCUTS = ("A", "B", "C", "none")
+BLOCKS = ("basic", "preact")
 
 
 class PadShortcut(nn.Module):
@@ -102,6 +109,49 @@ class BasicBlock(nn.Module):
         if self.residual:
             out = out + self.shortcut(x)
         return F.relu(out)
+
+
+class PreActBlock(nn.Module):
+    """The pre-activation basic block: ``x + conv(relu(BN(conv(relu(BN(x))))))``, with nothing
+    after the addition (He et al., 2016b, Fig. 4(e)).
+
+    BN and ReLU move in front of each convolution, so the shortcut path from one block to the
+    next is a pure identity: no ReLU on it. A projection shortcut (``"B"``, ``"C"``) reads the
+    pre-activated input, as in the paper's code. With the same ``shortcut`` it has exactly the
+    parameters of :class:`BasicBlock` when ``in_channels == channels`` (its first BN normalizes
+    the input's channels, not the output's, otherwise).
+
+    Shape:
+        - Input: ``(N, in_channels, H, W)``
+        - Output: ``(N, channels, H / stride, W / stride)``
+    """
+
+    expansion = 1
+
+    def __init__(self, in_channels: int, channels: int, stride: int = 1, shortcut: str = "B"):
+        super().__init__()
+        if shortcut not in SHORTCUTS:
+            raise ValueError(f"shortcut must be one of {SHORTCUTS}, got {shortcut!r}.")
+        self.bn1 = nn.BatchNorm2d(in_channels)
+        self.conv1 = nn.Conv2d(in_channels, channels, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.residual = shortcut != "none"
+        changes = stride != 1 or in_channels != channels
+        self.project = shortcut == "C" or (shortcut == "B" and changes)
+        if self.project:
+            self.shortcut = _projection(in_channels, channels, stride)
+        elif shortcut == "A" and changes:
+            self.shortcut = PadShortcut(channels, stride)
+        else:
+            self.shortcut = nn.Identity()
+
+    def forward(self, x):
+        pre = F.relu(self.bn1(x))
+        out = self.conv2(F.relu(self.bn2(self.conv1(pre))))
+        if self.residual:
+            out = out + self.shortcut(pre if self.project else x)
+        return out
 
 
 class Bottleneck(nn.Module):
@@ -211,13 +261,30 @@ class CifarResNet(nn.Module):
     ``width``, ``2·width``, ``4·width`` filters (stride 2 at the start of stages 2 and 3) →
     global average pool → FC. ``shortcut="none"`` gives the plain network.
 
+    ``block="preact"`` uses :class:`PreActBlock`: the stem is the convolution alone (the first
+    block's BN-ReLU follows it) and a final BN-ReLU comes after the last block, as in He et al.
+    (2016b); with option A that leaves the parameter count exactly that of the original.
+    ``zero_init_residual=True`` applies :func:`zero_init_residual` after He initialization.
+
     Shape:
         - Input: ``(N, in_channels, H, W)`` (32×32 in the paper; 28×28 digits work too)
         - Output: ``(N, num_classes)`` logits
     """
 
-    def __init__(self, depth=20, num_classes=10, shortcut="A", in_channels=3, width=16):
+    def __init__(
+        self,
+        depth=20,
+        num_classes=10,
+        shortcut="A",
+        in_channels=3,
+        width=16,
+        *,
+        block="basic",
+        zero_init_residual=False,
+    ):
         super().__init__()
+        if block not in BLOCKS:
+            raise ValueError(f"block must be one of {BLOCKS}, got {block!r}.")
         if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6:
             raise ValueError(
                 f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110), got {depth!r}."
@@ -228,24 +295,33 @@ class CifarResNet(nn.Module):
         in_channels = integer("in_channels", in_channels, 1)
         n = (depth - 2) // 6
         self.depth, self.shortcut_option, self.in_channels = depth, shortcut, in_channels
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
-            nn.BatchNorm2d(width),
-            nn.ReLU(inplace=True),
-        )
+        self.block = block
+        unit = BasicBlock if block == "basic" else PreActBlock
+        stem = [nn.Conv2d(in_channels, width, 3, padding=1, bias=False)]
+        if block == "basic":
+            stem += [nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+        self.stem = nn.Sequential(*stem)
         stages, c = [], width
         for i in range(3):
             w = width * 2**i
             blocks = []
             for j in range(n):
                 stride = 2 if (i > 0 and j == 0) else 1
-                blocks.append(BasicBlock(c, w, stride, shortcut))
+                blocks.append(unit(c, w, stride, shortcut))
                 c = w
             stages.append(nn.Sequential(*blocks))
         self.stage1, self.stage2, self.stage3 = stages
+        # the pre-activation network's last block ends in an addition: one more BN-ReLU
+        self.final = (
+            nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=True))
+            if block == "preact"
+            else nn.Identity()
+        )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(c, num_classes)
         _init(self)
+        if zero_init_residual:
+            _zero_gamma(self)
 
     def forward(self, x):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
@@ -255,17 +331,36 @@ class CifarResNet(nn.Module):
                 " for other inputs."
             )
         x = self.stage3(self.stage2(self.stage1(self.stem(x))))
-        return self.fc(torch.flatten(self.pool(x), 1))
+        return self.fc(torch.flatten(self.pool(self.final(x)), 1))
 
 
-def resnet_cifar(depth, num_classes=10, shortcut="A", in_channels=3, width=16) -> CifarResNet:
+def resnet_cifar(
+    depth,
+    num_classes=10,
+    shortcut="A",
+    in_channels=3,
+    width=16,
+    *,
+    block="basic",
+    zero_init_residual=False,
+) -> CifarResNet:
     """The paper's CIFAR-10 ResNet (depth 20, 32, 44, 56, 110, ...; ResNet-20 has 269,722
-    parameters with option A shortcuts).
+    parameters with option A shortcuts). ``block="preact"`` gives the pre-activation network of
+    He et al. (2016b); ``zero_init_residual=True`` zeroes each block's last BN γ (Goyal et al.,
+    2017).
 
     Raises:
-        ValueError: unless ``depth = 6n + 2``.
+        ValueError: unless ``depth = 6n + 2``, or for an unknown ``block`` or ``shortcut``.
     """
-    return CifarResNet(depth, num_classes, shortcut, in_channels, width)
+    return CifarResNet(
+        depth,
+        num_classes,
+        shortcut,
+        in_channels,
+        width,
+        block=block,
+        zero_init_residual=zero_init_residual,
+    )
 
 
 def plain_cifar(depth, num_classes=10, in_channels=3, width=16) -> CifarResNet:
@@ -273,7 +368,28 @@ def plain_cifar(depth, num_classes=10, in_channels=3, width=16) -> CifarResNet:
     return CifarResNet(depth, num_classes, "none", in_channels, width)
 
 
+def zero_init_residual(model):
+    """Set to zero the γ (BN weight) of the last BN inside every residual branch of ``model``
+    (``bn2`` of a :class:`BasicBlock` or :class:`PreActBlock`, ``bn3`` of a
+    :class:`Bottleneck`): Goyal et al. (2017), Sec. 5.1, "zero γ". Plain blocks
+    (``shortcut="none"``) are left alone: zeroing them would cut the network. Returns the model.
+
+    The branch then outputs exactly 0 at the start (in training and in evaluation mode, since
+    BN's β is 0 too), so a block whose shape does not change starts as the identity: ``x`` for
+    a pre-activation block, ``relu(x) = x`` for a basic block fed by a ReLU.
+    """
+    return _zero_gamma(model)
+
+
 # --------------------------------------------------------------------------- private helpers
+
+
+def _zero_gamma(model):
+    for m in model.modules():
+        if isinstance(m, (BasicBlock, PreActBlock, Bottleneck)) and m.residual:
+            last = m.bn3 if isinstance(m, Bottleneck) else m.bn2
+            nn.init.zeros_(last.weight)
+    return model
 
 
 def _projection(cin, cout, stride):
