@@ -12,7 +12,7 @@ def tiny():
     return shapes_split(n_train_per_class=2, n_test_per_class=1, n_points=32, seed=0)
 
 
-@pytest.mark.parametrize("arch", ["pointnet", "ssg", "msg"])
+@pytest.mark.parametrize("arch", ["pointnet", "ssg", "msg", "mrg"])
 def test_make_model_outputs_logits(arch):
     model = E.make_model(arch, 12).eval()
     assert model(torch.randn(3, 64, 3)).shape == (3, 12)
@@ -117,3 +117,35 @@ def test_experiment_arguments_are_checked(tiny):
         E.density_gradient(torch.zeros(1, 0, 3))
     with pytest.raises(ValueError, match="counts"):
         E.density_tests(torch.randn(2, 8, 3), [4, 0])
+
+
+def test_variants_keep_the_four_networks_and_mrg_trains_apart(tiny):
+    assert list(E.VARIANTS) == [
+        "PointNet",
+        "PointNet++ SSG",
+        "PointNet++ SSG + DP",
+        "PointNet++ MSG + DP",
+    ]
+    (name,) = E.MRG_VARIANTS
+    model, hist = E.train_variant(name, tiny, steps=2, seed=0)
+    assert len(hist.loss) == 2 and not model.training
+    assert model.global_sa.out_channels == E.MRG["global_mlp"][-1] + E.MRG["raw_global_mlp"][-1]
+
+
+def test_multiply_adds_by_level_follow_the_formula():
+    ssg = E.multiply_adds(E.make_model("ssg", 12), 128)
+    # level 1: 32 centroids x 8 neighbours x the mini-PointNet (3 -> 16 -> 16 -> 32) per point
+    assert ssg["level 1"] == 32 * 8 * (3 * 16 + 16 * 16 + 16 * 32)
+    assert ssg["total"] == sum(v for k, v in ssg.items() if k != "total")
+    mrg = E.multiply_adds(E.make_model("mrg", 12), 128)
+    msg = E.multiply_adds(E.make_model("msg", 12), 128)
+    assert mrg["level 1"] == ssg["level 1"] < msg["level 1"]
+    # MRG's second level adds the raw-point PointNet: 8 centroids x 16 raw points x (3->16->16->32)
+    assert mrg["level 2"] - ssg["level 2"] == 8 * 16 * (3 * 16 + 16 * 16 + 16 * 32)
+    assert ssg["total"] < mrg["total"] < msg["total"]
+    assert set(E.multiply_adds(E.make_model("pointnet", 12), 64)) == {"total"}
+
+
+def test_multiply_adds_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="n_points"):
+        E.multiply_adds(E.make_model("ssg", 3), 0)

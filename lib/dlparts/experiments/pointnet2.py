@@ -2,17 +2,21 @@
 
 Small networks fitted long enough to be well above chance in seconds on a CPU:
 
-- :data:`SSG`, :data:`MSG`: PointNet++ classifiers with few centroids and narrow mini-PointNets
-  (two set abstraction levels, then the group-all level).
+- :data:`SSG`, :data:`MSG`, :data:`MRG`: PointNet++ classifiers with few centroids and narrow
+  mini-PointNets (two set abstraction levels, then the group-all level), with single-scale,
+  multi-scale and multi-resolution grouping.
 - :data:`POINTNET`: a narrow PointNet with both T-Nets.
 - :data:`VARIANTS`: the four networks the notebook compares, each with its training transform
-  (rotation and jitter; "+ DP" adds PointNet++'s random input dropout).
+  (rotation and jitter; "+ DP" adds PointNet++'s random input dropout), and
+  :data:`MRG_VARIANTS`, the multi-resolution network trained the same way (kept apart, so code
+  that loops over :data:`VARIANTS` trains the same four networks as before).
 
 :func:`train_variant` trains one network for a fixed number of steps (Adam, one-cycle schedule),
 :func:`run_variants` every variant over several seeds, and :func:`density_tests` /
 :func:`evaluate_tests` build and score the thinned test sets of the paper's Figure 4 plus a
 density gradient (:func:`density_gradient`). :func:`permutation_change` measures how far a
-network's output moves when the points of each test shape are reordered.
+network's output moves when the points of each test shape are reordered, and
+:func:`multiply_adds` counts a network's multiply-adds per cloud, level by level.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from ..models import PointNet2Cls, PointNetCls
 from ..train import evaluate, fit
 
 __all__ = [
+    "MRG",
+    "MRG_VARIANTS",
     "MSG",
     "POINTNET",
     "SSG",
@@ -39,6 +45,7 @@ __all__ = [
     "evaluate_tests",
     "forward_seconds",
     "make_model",
+    "multiply_adds",
     "permutation_change",
     "run_variants",
     "train_variant",
@@ -67,6 +74,18 @@ MSG = dict(
     mlps=(((16, 16, 32), (16, 16, 32)), ((32, 32, 64), (32, 32, 64))),
 )
 
+#: Multi-resolution grouping on SSG's levels: the second level and the group-all level each
+#: concatenate SSG's summary of the level below with a PointNet on the raw points of the region
+#: (16 raw points within 0.8 of each second-level centroid; all 128 for the group-all level).
+#: The raw-point PointNets have the widths of the first level's mini-PointNet, which also reads
+#: raw coordinates.
+MRG = dict(
+    SSG,
+    raw_nsamples=(None, 16),
+    raw_mlps=(None, (16, 16, 32)),
+    raw_global_mlp=(16, 16, 32),
+)
+
 #: A narrow PointNet with its input and feature T-Nets.
 POINTNET = dict(
     mlp1=(32, 32), mlp2=(32, 64, 128), fc=(64,), tnet_mlp=(16, 32), tnet_fc=(16,), dropout=0.0
@@ -91,16 +110,21 @@ VARIANTS = {
     "PointNet++ MSG + DP": ("msg", augment_dp),
 }
 
+#: The multi-resolution network, trained with random input dropout as the paper's MRG + DP.
+MRG_VARIANTS = {"PointNet++ MRG + DP": ("mrg", augment_dp)}
+
 
 def make_model(arch: str, num_classes: int) -> torch.nn.Module:
-    """A fresh network: ``arch`` is ``"pointnet"``, ``"ssg"`` or ``"msg"``."""
+    """A fresh network: ``arch`` is ``"pointnet"``, ``"ssg"``, ``"msg"`` or ``"mrg"``."""
     if arch == "pointnet":
         return PointNetCls(num_classes, **POINTNET)
     if arch == "ssg":
         return PointNet2Cls(num_classes, **SSG)
     if arch == "msg":
         return PointNet2Cls(num_classes, msg=True, **MSG)
-    raise ValueError(f"arch must be 'pointnet', 'ssg' or 'msg', got {arch!r}")
+    if arch == "mrg":
+        return PointNet2Cls(num_classes, mrg=True, **MRG)
+    raise ValueError(f"arch must be 'pointnet', 'ssg', 'msg' or 'mrg', got {arch!r}")
 
 
 def train_variant(
@@ -114,20 +138,21 @@ def train_variant(
     eval_every: int | None = None,
     desc: str | None = None,
 ):
-    """Train the network ``VARIANTS[name]`` for ``steps`` Adam steps (one-cycle learning rate
+    """Train the network ``VARIANTS[name]`` (or ``MRG_VARIANTS[name]``) for ``steps`` Adam steps (one-cycle learning rate
     peaking at ``lr``) on ``data["x_train"], data["y_train"]``, seeded by ``seed`` (weights,
     batch order, augmentation). ``eval_every``: also record the test accuracy every that many
     steps (for a training curve). Returns ``(model, history)``; the model is in eval mode.
     """
-    if name not in VARIANTS:
-        raise ValueError(f"unknown variant {name!r}; choose from {list(VARIANTS)}")
+    known = {**VARIANTS, **MRG_VARIANTS}
+    if name not in known:
+        raise ValueError(f"unknown variant {name!r}; choose from {list(known)}")
     steps = integer("steps", steps, minimum=1)
     seed = integer("seed", seed)
     lr = real("lr", lr, positive=True)
     batch_size = integer("batch_size", batch_size, minimum=1)
     if eval_every is not None:
         eval_every = integer("eval_every", eval_every, minimum=1)
-    arch, transform = VARIANTS[name]
+    arch, transform = known[name]
     runtime.seed_everything(seed)
     model = make_model(arch, len(data["classes"]))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -263,3 +288,31 @@ def forward_seconds(model, x: torch.Tensor, repeats: int = 3) -> float:
             torch.cuda.synchronize()
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def multiply_adds(model, n_points: int, in_dim: int = 3) -> dict[str, int]:
+    """Multiply-adds of one forward pass of ``model`` on one cloud of ``n_points`` points, by
+    part: ``{"level 1": ..., "level 2": ..., "group all": ..., "head": ..., "total": ...}`` for
+    a PointNet++ classifier (each level's count is its centroids times the points of each
+    group times the mini-PointNets' multiply-adds per point), ``{"total": ...}`` for any other
+    model. Counted by :func:`dlparts.arith.layer_table` from the layers the pass calls, so it
+    does not depend on the machine or the load; batch norm and pooling are not counted.
+    """
+    from ..arith import layer_table
+
+    n_points = integer("n_points", n_points, minimum=1)
+    in_dim = integer("in_dim", in_dim, minimum=1)
+    rows = layer_table(model, (n_points, in_dim))
+    out = {}
+    if isinstance(model, PointNet2Cls):
+        for r in rows:
+            head, _, rest = r["name"].partition(".")
+            if head == "levels":
+                part = f"level {int(rest.split('.')[0]) + 1}"
+            elif head == "global_sa":
+                part = "group all"
+            else:
+                part = "head"
+            out[part] = out.get(part, 0) + r["macs"]
+    out["total"] = sum(r["macs"] for r in rows)
+    return out

@@ -9,7 +9,9 @@ regularizer.
 PointNet++ applies PointNet locally and hierarchically: each *set abstraction* level samples
 centroids (farthest point sampling), groups the points within a radius (ball query) and summarizes
 each group with a mini-PointNet. Multi-scale grouping (MSG) concatenates groups of several radii;
-feature propagation interpolates features back to every point for segmentation.
+multi-resolution grouping (MRG) concatenates a level's summary of the sub-regions below with a
+PointNet on the raw points of the same region; feature propagation interpolates features back to
+every point for segmentation.
 
 All models take points as ``(B, N, D)`` (``D = 3``, or 2 for digits; points first, coordinates
 last, also for :class:`TNet`, :class:`SetAbstraction` and :class:`FeaturePropagation`) and are
@@ -37,6 +39,7 @@ __all__ = [
     "PointNetSeg",
     "PointSetMLP",
     "SetAbstraction",
+    "SetAbstractionMRG",
     "SetAbstractionMSG",
     "TNet",
     "orthogonality_loss",
@@ -488,6 +491,85 @@ class SetAbstractionMSG(_Grouping):
         return new_xyz, torch.cat(outs, dim=1).transpose(1, 2)
 
 
+class SetAbstractionMRG(SetAbstraction):
+    """Multi-resolution grouping (PointNet++ Section 3.3, Fig. 3b): the feature of each region is
+    the concatenation of two vectors,
+
+    (a) the set abstraction of the sub-regions' features from the level below (exactly
+        :class:`SetAbstraction`: farthest point sampling among the level below's centroids, ball
+        query of radius ``radius`` among them, a mini-PointNet ``mlp`` on their relative
+        coordinates and features, max pooling), and
+    (b) a PointNet ``raw_mlp`` applied directly to the raw input points of the same region: the
+        first ``raw_nsample`` input points within ``radius`` of the centroid, in coordinates
+        relative to it.
+
+    Where a region is sparse, (a) rests on sub-regions that are sparser still; (b) sees the raw
+    points at once. Where it is dense, (a) carries the finer detail of the levels below. The
+    layers after the level learn how to weigh the two. Compared with multi-scale grouping, no
+    large ball is grouped at the lowest level, where the centroids are many.
+
+    ``group_all=True`` makes one region of everything: (a) is a PointNet over all centroids of
+    the level below, (b) a PointNet over all raw points (the last level of an MRG classifier, the
+    paper's branches 3 and 4); ``npoint``, ``radius``, ``nsample`` and ``raw_nsample`` are then
+    unused.
+
+    Shape:
+        ``forward(xyz, feats, raw_xyz)``: the level below's ``xyz`` (B, N, D) and ``feats``
+        (B, N, C) or None, the raw input points ``raw_xyz`` (B, N0, D) -> ``new_xyz``
+        (B, npoint, D), ``new_feats`` (B, npoint, mlp[-1] + raw_mlp[-1]) (vector (a), then
+        (b)). Points first, channels last, as every level here.
+    """
+
+    def __init__(
+        self,
+        npoint,
+        radius,
+        nsample,
+        in_channels,
+        mlp,
+        raw_nsample,
+        raw_mlp,
+        coord_dim=3,
+        group_all=False,
+        fewer_points="error",
+    ):
+        super().__init__(
+            npoint, radius, nsample, in_channels, mlp, coord_dim, group_all, fewer_points
+        )
+        if not group_all:
+            raw_nsample = integer("raw_nsample", raw_nsample, minimum=1)
+        raw_mlp = tuple(raw_mlp)
+        if not raw_mlp:
+            raise ValueError("raw_mlp needs at least one width, e.g. (64, 128), got ()")
+        self.raw_nsample = raw_nsample
+        self.raw_mlp = shared_mlp((coord_dim, *raw_mlp), dim=2)
+        self.out_channels = mlp[-1] + raw_mlp[-1]
+
+    def forward(self, xyz, feats=None, raw_xyz=None):
+        xyz, feats = self._check(xyz, feats)
+        if raw_xyz is None:
+            raise ValueError(
+                "multi-resolution grouping also needs the raw input points: pass raw_xyz "
+                f"(B, N0, {self.coord_dim}), the points the network was given"
+            )
+        raw_xyz = _check_input(raw_xyz, self.coord_dim, "raw_xyz")
+        if raw_xyz.shape[0] != xyz.shape[0]:
+            raise ValueError(
+                f"raw_xyz {tuple(raw_xyz.shape)} and xyz {tuple(xyz.shape)} need the same "
+                "batch size"
+            )
+        return self._forward(xyz, feats, raw_xyz)
+
+    def _forward(self, xyz, feats, raw_xyz):  # inputs already checked
+        new_xyz, sub = super()._forward(xyz, feats)  # vector (a)
+        if self.group_all:
+            g = raw_xyz.permute(0, 2, 1)[:, :, :, None]  # (B, D, N0, 1)
+        else:
+            g = self.group(raw_xyz, None, new_xyz, self.radius, self.raw_nsample)
+        raw = self.raw_mlp(g).max(dim=2).values.transpose(1, 2)  # vector (b)
+        return new_xyz, torch.cat([sub, raw], dim=-1)
+
+
 class FeaturePropagation(nn.Module):
     """PointNet++ feature propagation: interpolate the sparse level's features to the dense
     level's points (inverse-distance weights of the 3 nearest), concatenate the dense level's own
@@ -555,6 +637,16 @@ class PointNet2Cls(nn.Module):
         fc, dropout: the classifier head.
         fewer_points: ``"error"`` (default) refuses sets with fewer points than a level's
             centroids; ``"all"`` makes every point a centroid then (for tests on sparser sets).
+        mrg: multi-resolution grouping (:class:`SetAbstractionMRG`) at every level after the
+            first and at the group-all level (the first level's level below *is* the raw points,
+            so it stays a plain set abstraction, as in the paper's MRG network).
+        raw_nsamples, raw_mlps: with ``mrg``, per level, the raw points gathered in each region
+            and the widths of the PointNet on them (the first level's entry is not used);
+            ``None`` (or a ``None`` entry) takes the level's own ``nsamples`` / ``mlps`` entry.
+        raw_global_mlp: with ``mrg``, the widths of the PointNet on all raw points (``None``:
+            ``global_mlp``). The paper's MRG network is close to ``PointNet2Cls(40, mrg=True,
+            npoints=(512, 64), raw_mlps=(None, (64, 128, 256)), raw_global_mlp=(64, 128, 256,
+            512))``.
 
     Shape:
         input ``(B, N, in_dim)`` -> logits ``(B, num_classes)``. Unlike PointNet, the output may
@@ -575,12 +667,29 @@ class PointNet2Cls(nn.Module):
         fc=(512, 256),
         dropout=0.4,
         fewer_points="error",
+        *,
+        mrg=False,
+        raw_nsamples=None,
+        raw_mlps=None,
+        raw_global_mlp=None,
     ):
         super().__init__()
         _build_hierarchy(
-            self, msg, npoints, radii, nsamples, mlps, global_mlp, in_dim, fewer_points
+            self,
+            msg,
+            npoints,
+            radii,
+            nsamples,
+            mlps,
+            global_mlp,
+            in_dim,
+            fewer_points,
+            mrg,
+            raw_nsamples,
+            raw_mlps,
+            raw_global_mlp,
         )
-        self.head = fc_head((global_mlp[-1], *fc), num_classes, dropout)
+        self.head = fc_head((self.global_sa.out_channels, *fc), num_classes, dropout)
 
     def forward(self, x):
         _, feats = _abstract(self, x)
@@ -590,8 +699,8 @@ class PointNet2Cls(nn.Module):
 class PointNet2Seg(nn.Module):
     """PointNet++ for per-point labels: set abstraction down, feature propagation back up.
 
-    Arguments as :class:`PointNet2Cls`, plus ``fp_mlps`` (the feature propagation widths, from
-    the coarsest level back to the input points).
+    Arguments as :class:`PointNet2Cls` (``msg`` or ``mrg`` included), plus ``fp_mlps`` (the
+    feature propagation widths, from the coarsest level back to the input points).
 
     Shape: input ``(B, N, in_dim)`` -> logits ``(B, num_parts, N)``.
     """
@@ -609,12 +718,29 @@ class PointNet2Seg(nn.Module):
         fp_mlps=((256, 256), (256, 128), (128, 128)),
         dropout=0.3,
         fewer_points="error",
+        *,
+        mrg=False,
+        raw_nsamples=None,
+        raw_mlps=None,
+        raw_global_mlp=None,
     ):
         super().__init__()
         _build_hierarchy(
-            self, msg, npoints, radii, nsamples, mlps, global_mlp, in_dim, fewer_points
+            self,
+            msg,
+            npoints,
+            radii,
+            nsamples,
+            mlps,
+            global_mlp,
+            in_dim,
+            fewer_points,
+            mrg,
+            raw_nsamples,
+            raw_mlps,
+            raw_global_mlp,
         )
-        widths = [0] + [lv.out_channels for lv in self.levels] + [global_mlp[-1]]
+        widths = [0] + [lv.out_channels for lv in (*self.levels, self.global_sa)]
         fps, up = [], widths[-1]
         for i, m in enumerate(fp_mlps):  # from the coarsest level back to the input points
             skip = widths[-2 - i]
@@ -664,13 +790,59 @@ def _per_scale(value, n):
     return tuple(value) if isinstance(value, list | tuple) else (value,) * n
 
 
-def _build_hierarchy(model, msg, npoints, radii, nsamples, mlps, global_mlp, in_dim, fewer_points):
+def _build_hierarchy(
+    model,
+    msg,
+    npoints,
+    radii,
+    nsamples,
+    mlps,
+    global_mlp,
+    in_dim,
+    fewer_points,
+    mrg=False,
+    raw_nsamples=None,
+    raw_mlps=None,
+    raw_global_mlp=None,
+):
     """The set abstraction levels and the final group-all level of a PointNet++ model."""
+    if msg and mrg:
+        raise ValueError(
+            "choose one density-adaptive grouping: msg=True (multi-scale) or mrg=True "
+            "(multi-resolution), not both"
+        )
+    if not mrg and (raw_nsamples, raw_mlps, raw_global_mlp) != (None, None, None):
+        raise ValueError(
+            "raw_nsamples, raw_mlps and raw_global_mlp configure multi-resolution grouping; "
+            "pass mrg=True with them (or leave them out)"
+        )
     model.in_dim = in_dim
-    model.levels, c = _levels(
-        msg, npoints, radii, nsamples, mlps, in_dim, fewer_points=fewer_points
+    if not mrg:
+        model.levels, c = _levels(
+            msg, npoints, radii, nsamples, mlps, in_dim, fewer_points=fewer_points
+        )
+        model.global_sa = SetAbstraction(None, None, None, c, global_mlp, in_dim, group_all=True)
+        return
+    n = len(npoints)
+    raw_nsamples = _per_level("raw_nsamples", raw_nsamples, n)
+    raw_mlps = _per_level("raw_mlps", raw_mlps, n)
+    levels, c = [], 0
+    for i, (npoint, r, k, m) in enumerate(zip(npoints, radii, nsamples, mlps)):
+        if i == 0:  # the level below the first is the raw points: a plain set abstraction
+            level = SetAbstraction(npoint, r, k, c, m, in_dim, fewer_points=fewer_points)
+        else:
+            raw_k = k if raw_nsamples[i] is None else raw_nsamples[i]
+            raw_m = m if raw_mlps[i] is None else raw_mlps[i]
+            level = SetAbstractionMRG(
+                npoint, r, k, c, m, raw_k, raw_m, in_dim, fewer_points=fewer_points
+            )
+        levels.append(level)
+        c = level.out_channels
+    model.levels = nn.ModuleList(levels)
+    raw_global = global_mlp if raw_global_mlp is None else raw_global_mlp
+    model.global_sa = SetAbstractionMRG(
+        None, None, None, c, global_mlp, None, raw_global, in_dim, group_all=True
     )
-    model.global_sa = SetAbstraction(None, None, None, c, global_mlp, in_dim, group_all=True)
 
 
 def _abstract(model, x):
@@ -679,10 +851,24 @@ def _abstract(model, x):
     x = _check_input(x, model.in_dim)
     xyzs, feats = [x], [None]
     for level in (*model.levels, model.global_sa):
-        xyz, f = level._forward(xyzs[-1], feats[-1])
+        raw = (x,) if isinstance(level, SetAbstractionMRG) else ()
+        xyz, f = level._forward(xyzs[-1], feats[-1], *raw)
         xyzs.append(xyz)
         feats.append(f)
     return xyzs, feats
+
+
+def _per_level(name, value, n):
+    """``value`` as one entry per level (``None``: every entry None), or a ``ValueError``."""
+    if value is None:
+        return (None,) * n
+    value = tuple(value)
+    if len(value) != n:
+        raise ValueError(
+            f"{name} needs one entry per set abstraction level ({n}), got {len(value)}; the "
+            "first level's entry is not used (write None there)"
+        )
+    return value
 
 
 def _levels(msg, npoints, radii, nsamples, mlps, coord_dim, in_channels=0, fewer_points="error"):
