@@ -46,6 +46,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 assets:
 	@./tools/vendor_assets.sh
+	@./tools/vendor_axe.sh
 
 lint:
 	@echo "== ruff: lint and format check =="
@@ -82,7 +83,7 @@ browser:
 
 lab: setup
 	@echo "JupyterLab on the notebooks, with the project's environment (MyST rendered by jupyterlab-myst)"
-	$(BIN)/jupyter lab --notebook-dir=chapters $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+	$(BIN)/python tools/lab.py
 
 PORT ?= 8000
 serve:

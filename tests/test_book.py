@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -22,16 +23,46 @@ SHOTS = ROOT / "_build" / "screenshots"
 pytestmark = pytest.mark.book
 
 
-def test_every_page_renders_offline_without_errors():
+def _require_book():
     if not (HTML / "intro.html").is_file():
         pytest.fail(f"no built book at {HTML}: run `make book-test` (make test does) first")
-    report = check_book.check_book(HTML, SHOTS)
+
+
+def _report_notes(notes: dict[str, list[str]]):
+    """Serious (not critical) accessibility findings: reported in the warnings summary."""
+    for page, found in notes.items():
+        for line in found:
+            warnings.warn(f"{page}: {line}", UserWarning, stacklevel=2)
+
+
+def test_every_page_renders_offline_without_errors():
+    """No console error, traceback, untypeset math, broken image, dead control or critical
+    accessibility violation on any page."""
+    _require_book()
+    notes: dict[str, list[str]] = {}
+    report = check_book.check_book(HTML, SHOTS, notes)
+    _report_notes(notes)
     expected = {str(p.relative_to(ROOT).with_suffix(".html")) for p in (ROOT / "chapters").rglob("*")
                 if p.suffix in (".md", ".ipynb") and "_build" not in p.parts}  # fmt: skip
     assert expected <= set(report), f"pages missing from the build: {expected - set(report)}"
     bad = {page: problems for page, problems in report.items() if problems}
     assert not bad, "\n".join(f"{page}:\n  " + "\n  ".join(pr) for page, pr in bad.items())
     assert len(list(SHOTS.glob("*.png"))) >= len(report)
+
+
+def test_every_page_works_in_dark_mode():
+    """The same check with the theme's dark mode on; screenshots in _build/screenshots/dark-*."""
+    _require_book()
+    notes: dict[str, list[str]] = {}
+    report = check_book.check_book(HTML, SHOTS, notes, dark=True)
+    _report_notes(notes)
+    bad = {page: problems for page, problems in report.items() if problems}
+    assert not bad, "\n".join(f"{page} (dark):\n  " + "\n  ".join(pr) for page, pr in bad.items())
+    assert len(list(SHOTS.glob("dark-*.png"))) >= len(report)
+    css = (HTML / "_static" / "dark.css").read_text()
+    assert 'html[data-theme="dark"]' in css and "filter: none" in css
+    page = (HTML / "intro.html").read_text()
+    assert "_static/dark.css" in page, "dark.css is not linked from the pages"
 
 
 def test_the_ledger_lists_every_notebooks_claims_and_every_required_one_holds():

@@ -41,7 +41,11 @@ def notebook_env(scale: str, strict: bool = False, base=None) -> dict:
     under nbval, so the book prints the numbers `make notebooks` measured; set OMP_NUM_THREADS
     yourself to override); with ``strict`` a failing required claim raises."""
     env = dict(os.environ if base is None else base)
-    env.update(DLPARTS_SCALE=scale, TQDM_DISABLE="1", PYDEVD_DISABLE_FILE_VALIDATION="1")
+    # DLPARTS_BOOK: no kernel answers the rendered page, so explorers render players instead of
+    # ipywidgets (dlparts.widgets._book)
+    env.update(
+        DLPARTS_SCALE=scale, TQDM_DISABLE="1", PYDEVD_DISABLE_FILE_VALIDATION="1", DLPARTS_BOOK="1"
+    )
     for var in THREAD_VARS:
         env.setdefault(var, "1")
     if strict:

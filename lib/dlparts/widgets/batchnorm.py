@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..plot import COLORS
+from ._book import in_book, player
 
 
 def activation_histograms(runs, labels, snapshot: int, bins=None, axes=None):
@@ -45,10 +46,21 @@ def activation_histograms(runs, labels, snapshot: int, bins=None, axes=None):
 
 
 def activation_histograms_widget(runs, labels):
-    """A slider over the recorded steps that redraws :func:`activation_histograms`."""
-    import ipywidgets as widgets
-
+    """A slider over the recorded steps that redraws :func:`activation_histograms`. In the
+    rendered book (``DLPARTS_BOOK=1``) a player over the same snapshots, drawn in advance."""
     steps = runs[0].snapshot_step
+    if in_book():
+        return player(
+            range(len(steps)),
+            lambda i: activation_histograms(runs, labels, i),
+            label=lambda i: f"step {steps[i]}",
+            alt=lambda i: (
+                f"Histograms of every hidden layer's sigmoid inputs at training step {steps[i]}, "
+                f"one row per network ({', '.join(labels)})."
+            ),
+            name="training step",
+        )
+    import ipywidgets as widgets
 
     def show(i):
         activation_histograms(runs, labels, i)

@@ -11,6 +11,7 @@ from matplotlib.patches import Rectangle
 
 from ..arith import conv_output_size
 from ..plot import COLORS
+from ._book import in_book, player
 
 __all__ = ["describe_conv", "draw_conv", "conv_explorer"]
 
@@ -115,8 +116,21 @@ def draw_conv(n=7, kernel=3, stride=1, padding=0, dilation=1, ax=None, title=Tru
 def conv_explorer(n=7, kernel=3, stride=1, padding=0, dilation=1):
     """Sliders for input size, kernel, stride, padding and dilation over :func:`draw_conv`.
 
-    Returns the ipywidgets container (display it as a cell's last expression).
+    Returns the ipywidgets container (display it as a cell's last expression). In the rendered
+    book (``DLPARTS_BOOK=1``) it returns a player over strides 1-3 and paddings 0-2 instead.
     """
+    if in_book():
+        return player(
+            [(s, p) for s in (1, 2, 3) for p in (0, 1, 2)],
+            lambda sp: _conv_figure(n, kernel, sp[0], sp[1], dilation),
+            label=lambda sp: f"stride {sp[0]}, padding {sp[1]}",
+            alt=lambda sp: (
+                f"Positions of a {kernel}x{kernel} kernel on a {n}x{n} input at stride {sp[0]}, "
+                f"padding {sp[1]}: " + describe_conv(n, kernel, sp[0], sp[1], dilation)[0]
+            ),
+            name="stride and padding",
+            start=(stride, padding),
+        )
     import ipywidgets as w
 
     sliders = {
@@ -140,3 +154,12 @@ def conv_explorer(n=7, kernel=3, stride=1, padding=0, dilation=1):
         s.observe(redraw, names="value")
     redraw()
     return w.HBox([w.VBox(list(sliders.values())), out])
+
+
+# --------------------------------------------------------------------------- private helpers
+
+
+def _conv_figure(n, kernel, stride, padding, dilation):
+    fig, ax = plt.subplots(figsize=(5, 5))
+    draw_conv(n, kernel, stride, padding, dilation, ax=ax)
+    return fig

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..scratch.dropout import dropout_forward
+from ._book import in_book, player
 
 __all__ = ["dropout_explorer", "dropout_masks_figure"]
 
@@ -36,8 +37,32 @@ def dropout_explorer(acts, seed=0):
     """An ipywidgets view: move ``p`` (and the mask's seed) and watch the mask and the output.
 
     The sum of the activations stays close to its value without dropout (that is what the
-    ``1/(1-p)`` is for), while individual units come and go.
+    ``1/(1-p)`` is for), while individual units come and go. In the rendered book
+    (``DLPARTS_BOOK=1``) a player over p = 0, 0.2, ..., 0.9 at this seed instead.
     """
+    if in_book():
+
+        def draw(p):
+            fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.8))
+            kept, after, before = _draw(axes, acts, p, seed)
+            fig.suptitle(
+                f"p = {p:.1f}: kept {kept:.0%} of units; sum {after:.1f} "
+                f"(without dropout {before:.1f})",
+                fontsize=10,
+            )
+            fig.tight_layout()
+            return fig
+
+        return player(
+            (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 0.9),
+            draw,
+            label=lambda p: f"p = {p:.1f}",
+            alt=lambda p: (
+                f"A layer's activations, a dropout mask with drop probability {p:.1f} and the "
+                "activations after dropout, drawn as square grids."
+            ),
+            name="drop probability p",
+        )
     import ipywidgets as w
     from IPython.display import display
 

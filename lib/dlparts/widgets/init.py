@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 
 from ..init import activation_scales
 from ..plot import COLORS
+from ._book import in_book, player
 
 __all__ = ["init_explorer", "init_gain_figure"]
 
@@ -31,7 +32,28 @@ def init_gain_figure(
 
 def init_explorer(depth=50, width=256, n=300):
     """An ipywidgets view: choose the scheme, the nonlinearity, the depth and a gain on the
-    weights, and watch the activation scale per layer (He with gain 1 stays flat for ReLU)."""
+    weights, and watch the activation scale per layer (He with gain 1 stays flat for ReLU).
+    In the rendered book (``DLPARTS_BOOK=1``) a player over a few gains and schemes instead."""
+    if in_book():
+        settings = [("he", "relu", g) for g in (0.8, 0.9, 1.0, 1.1, 1.2)]
+        settings += [("xavier", "relu", 1.0), ("xavier", "tanh", 1.0), ("small", "relu", 1.0)]
+
+        def draw(s):
+            fig, ax = plt.subplots(figsize=(6.4, 3.6))
+            _draw(ax, depth, width, (s[2], 1.0), s[0], s[1], n)
+            fig.tight_layout()
+            return fig
+
+        return player(
+            settings,
+            draw,
+            label=lambda s: f"{s[0]}, {s[1]}, gain {s[2]:g}",
+            alt=lambda s: (
+                f"Standard deviation of the activations per layer of a {depth}-layer {s[1]} "
+                f"network, weights {s[2]:g} times the {s[0]} scale against 1 times it."
+            ),
+            name="initialization scheme and gain",
+        )
     import ipywidgets as w
     from IPython.display import display
 

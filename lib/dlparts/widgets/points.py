@@ -14,6 +14,7 @@ import torch
 
 from ..plot import COLORS
 from ..points import ball_query, farthest_point_sample
+from ._book import in_book, player
 
 __all__ = [
     "critical_figure",
@@ -96,11 +97,33 @@ def critical_figure(pts, critical, upper=None, title=None, elev=20, azim=-60):
 def points_explorer(pts, n_centroids=32, radius=0.3, k=32):
     """Live explorer (ipywidgets): rotate the shape ``pts`` (N, 3) and choose a centroid (among
     the farthest-point-sampled ones), the ball radius and k to see its neighbourhood.
-    Returns the widget; the rendered book shows :func:`neighbourhood_figure` instead."""
+    Returns the widget; in the rendered book (``DLPARTS_BOOK=1``) a player over a few radii and
+    centroids of :func:`neighbourhood_figure` instead."""
+    p = _one_set(pts)
+    if in_book():
+        radii = sorted({0.1, 0.2, float(radius), 0.4})
+        settings = [(r, 0) for r in radii] + [(radius, c) for c in (1, 2, 3) if c < n_centroids]
+
+        def draw(s):
+            fig = plt.figure(figsize=(8.4, 4.2))
+            axes = [fig.add_subplot(1, 2, i + 1, projection="3d") for i in range(2)]
+            _neighbourhood(axes, p, n_centroids, s[0], k, s[1], 20, -60)
+            fig.tight_layout()
+            return fig
+
+        return player(
+            settings,
+            draw,
+            label=lambda s: f"radius {s[0]:.2f}, centroid {s[1]}",
+            alt=lambda s: (
+                f"A point cloud with its {n_centroids} farthest-point-sampled centroids, and the "
+                f"ball query group of centroid {s[1]} with radius {s[0]:.2f} and k={k}."
+            ),
+            name="ball radius and centroid",
+        )
     import ipywidgets as W
     from IPython.display import display
 
-    p = _one_set(pts)
     sliders = {
         "centroid": W.IntSlider(0, 0, n_centroids - 1, description="centroid"),
         "radius": W.FloatSlider(radius, min=0.05, max=1.0, step=0.05, description="radius"),

@@ -1,0 +1,25 @@
+// Accessible names for a few controls of the theme that have none a screen reader can use
+// (found by the browser check's axe-core audit, tools/check_book.py).
+(function () {
+  function fix() {
+    // The sidebar's expand/collapse toggles are <summary> elements holding only an icon.
+    document.querySelectorAll(".bd-sidenav details > summary").forEach(function (s) {
+      if (s.textContent.trim() || s.hasAttribute("aria-label")) return;
+      var item = s.closest("li");
+      var link = item && item.querySelector(":scope > a");
+      var name = link ? link.textContent.trim() : "this section";
+      s.setAttribute("aria-label", "Show or hide the pages of " + name);
+    });
+    // The search button's name must contain its visible text ("Search Ctrl+K").
+    document.querySelectorAll(".search-button__button[aria-label]").forEach(function (b) {
+      b.removeAttribute("aria-label");
+    });
+    // The colour-mode button: its icons are decoration; the button's label names it.
+    document.querySelectorAll(".theme-switch-button .theme-switch").forEach(function (i) {
+      i.setAttribute("aria-hidden", "true");
+      i.removeAttribute("title");
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", fix);
+  else fix();
+})();
