@@ -38,3 +38,45 @@ def test_displayed_table_is_the_same_text_and_an_html_table():
 def test_bad_rows_are_refused():
     with pytest.raises(ValueError, match="list of dicts"):
         show_table("conv1")
+
+
+WIDE = [
+    {"layer": f"layer number {i}", **{f"a long column name {j}": 1.5 * i * j for j in range(9)}}
+    for i in range(3)
+]
+
+
+def test_width_wraps_headers_and_keeps_every_line_within_it():
+    plain = format_table(WIDE)
+    assert max(map(len, plain.splitlines())) > 100
+    text = format_table(WIDE, width=100)
+    lines = text.splitlines()
+    assert max(map(len, lines)) <= 100
+    assert len(lines) > len(plain.splitlines())  # the headers wrapped onto more lines
+    # every cell value is still there, in its row
+    for i in range(3):
+        assert sum(line.startswith(f"layer number {i}") for line in lines) >= 1
+        assert all(f"{1.5 * i * j:,.2f}" in text for j in range(9))
+
+
+def test_width_splits_columns_into_blocks_that_repeat_the_first():
+    text = format_table(WIDE, width=40)
+    blocks = text.split("\n\n")
+    assert len(blocks) > 1
+    assert all(max(map(len, b.splitlines())) <= 40 for b in blocks)
+    assert all(
+        sum(line.startswith("layer number 2") for line in b.splitlines()) == 1 for b in blocks
+    )
+
+
+def test_narrow_table_is_unchanged_by_a_width():
+    assert format_table(ROWS, width=100) == format_table(ROWS)
+    t = show_table(ROWS, width=100)
+    assert str(t) == format_table(ROWS)
+
+
+def test_bad_width_is_refused():
+    with pytest.raises(ValueError, match="width"):
+        format_table(ROWS, width=3)
+    with pytest.raises(ValueError, match="width"):
+        show_table(ROWS, width=True)

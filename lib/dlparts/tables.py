@@ -4,58 +4,84 @@
 that a notebook displays as an HTML table (numbers right-aligned, wide tables scroll inside their
 box instead of being cut) while its ``text/plain`` form is the same text, so a checked cell
 compares exactly as before.
+
+A table whose text would be wider than ``width`` characters (when one is given) wraps its
+column headers onto several lines, and if it is still too wide, prints its columns in blocks
+that each repeat the first column, so that no line of the text is wider than ``width``.
 """
 
 from __future__ import annotations
 
 import html
+import textwrap
 
 import numpy as np
+
+from dlparts._validate import integer
 
 __all__ = ["format_table", "show_table", "Table"]
 
 
-def format_table(rows, columns=None, floatfmt="{:,.2f}") -> str:
+def format_table(rows, columns=None, floatfmt="{:,.2f}", width=None) -> str:
     """A plain-text table: ``rows`` is a list of dicts, ``columns`` the keys to show (default:
     the first row's). Integers get thousands separators; floats use ``floatfmt``; tuples print as
-    shapes (``3×224×224``). Numbers are right-aligned, text left-aligned.
+    shapes (``3×224×224``). Numbers are right-aligned, text left-aligned. With ``width`` (a
+    number of characters), a wider table wraps its headers, then splits its columns into blocks
+    that repeat the first column, so that no line is wider than ``width`` unless a single cell
+    is.
     """
     if not rows:
         return ""
+    if width is not None:
+        width = integer("width", width, minimum=10)
     columns, cells = _cells(rows, columns, floatfmt)
+    heads = [[str(c)] for c in columns]
     widths = [max(len(str(c)), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    line = "  ".join(str(c).ljust(w) for c, w in zip(columns, widths))
-    out = [line, "  ".join("-" * w for w in widths)]
-    for row in cells:
-        out.append(
-            "  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(row, widths))
+    if width is not None and _span(widths) > width:
+        for i, c in enumerate(columns):
+            cell = max(len(row[i]) for row in cells)
+            wrap = max(cell, *(len(word) for word in str(c).split()), 1)
+            heads[i] = textwrap.wrap(str(c), wrap) or [""]
+            widths[i] = max(cell, *(len(h) for h in heads[i]))
+    blocks = _blocks(widths, width) if width is not None else [list(range(len(columns)))]
+    return "\n\n".join(
+        _block_text(
+            [heads[i] for i in b], [widths[i] for i in b], [[row[i] for i in b] for row in cells]
         )
-    return "\n".join(out)
+        for b in blocks
+    )
 
 
-def show_table(rows, columns=None, floatfmt="{:,.2f}", caption=None) -> Table:
-    """A table to display (the last expression of a cell): HTML in the book, text elsewhere."""
-    return Table(rows, columns, floatfmt, caption)
+def show_table(rows, columns=None, floatfmt="{:,.2f}", caption=None, width=None) -> Table:
+    """A table to display (the last expression of a cell): HTML in the book, text elsewhere.
+
+    ``caption`` titles the HTML table; ``width`` limits the text form's lines (see
+    :func:`format_table`); the HTML table scrolls instead.
+    """
+    return Table(rows, columns, floatfmt, caption, width)
 
 
 class Table:
     """A displayed table; ``str(t)`` and ``repr(t)`` are :func:`format_table`'s text."""
 
-    def __init__(self, rows, columns=None, floatfmt="{:,.2f}", caption=None):
+    def __init__(self, rows, columns=None, floatfmt="{:,.2f}", caption=None, width=None):
         if not isinstance(rows, (list, tuple)) or not all(isinstance(r, dict) for r in rows):
             raise ValueError(
                 f"rows must be a list of dicts (one per row, keyed by column), got "
                 f"{type(rows).__name__}"
             )
-        self.rows, self.columns, self.floatfmt, self.caption = (
+        if width is not None:
+            width = integer("width", width, minimum=10)
+        self.rows, self.columns, self.floatfmt, self.caption, self.width = (
             list(rows),
             columns,
             floatfmt,
             caption,
+            width,
         )
 
     def __str__(self) -> str:
-        return format_table(self.rows, self.columns, self.floatfmt)
+        return format_table(self.rows, self.columns, self.floatfmt, self.width)
 
     __repr__ = __str__
 
@@ -103,3 +129,38 @@ def _cells(rows, columns, floatfmt):
 
 def _numeric(v: str) -> bool:
     return v[:1].isdigit() or v[:1] == "-"
+
+
+def _span(widths) -> int:
+    return sum(widths) + 2 * (len(widths) - 1)
+
+
+def _blocks(widths, width):
+    """Column indices in blocks no wider than ``width``, each after the first repeating column 0."""
+    if _span(widths) <= width or len(widths) < 3:
+        return [list(range(len(widths)))]
+    blocks, block = [], [0]
+    for i in range(1, len(widths)):
+        if len(block) > 1 and _span([widths[j] for j in block + [i]]) > width:
+            blocks.append(block)
+            block = [0]
+        block.append(i)
+    blocks.append(block)
+    return blocks
+
+
+def _block_text(heads, widths, cells) -> str:
+    depth = max(len(h) for h in heads)
+    out = []
+    for k in range(depth):  # headers aligned at the bottom, next to the rule
+        parts = []
+        for h, w in zip(heads, widths):
+            lines = [""] * (depth - len(h)) + h
+            parts.append(lines[k].ljust(w))
+        out.append("  ".join(parts).rstrip() if k < depth - 1 else "  ".join(parts))
+    out.append("  ".join("-" * w for w in widths))
+    for row in cells:
+        out.append(
+            "  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(row, widths))
+        )
+    return "\n".join(out)
