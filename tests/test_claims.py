@@ -229,3 +229,13 @@ def test_a_build_writes_the_ledger_and_the_gate_fails_it_on_a_required_claim(tmp
     assert build_book.check_ledger(out) == (0 if holds else 1)
     if not holds:
         assert "demo.gate" in run.stderr  # named in the build log too
+
+
+def test_the_text_form_of_a_long_claim_wraps_within_the_width(capsys):
+    long = "A statement that goes on " + "and on " * 30 + "until it ends."
+    measured = {f"quantity {i}": i / 7 for i in range(12)}
+    claims.check("test.wrap", long, True, measured=measured, paper="a paper " * 20)
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= claims.TEXT_WIDTH
+    words = " ".join(out.split())
+    assert "until it ends." in words and "quantity 11 = " in words and "HOLDS" in words

@@ -33,6 +33,7 @@ import html
 import math
 import os
 import re
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +47,7 @@ STRICT_ENV = "DLPARTS_CLAIMS_STRICT"
 """Set to ``1`` (``make notebooks`` does) to make a required claim that fails raise at once."""
 
 MIN_SEEDS = 3
+TEXT_WIDTH = 100  # the plain-text form of a claim (what nbval and a terminal see) wraps here
 NOISE_Z = 2.0
 _KEY = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 _NAME = re.compile(r"^[^:`\n]+$")
@@ -291,15 +293,19 @@ _LABEL = {"holds": "Holds", "does not hold": "Does not hold", "not reproduced": 
 
 def _text(record) -> str:
     seeds = f", {record['seeds']} seeds" if record["seeds"] else ""
-    lines = [
+    head = (
         f"[claim {record['key']}: {verdict_word(record).upper()}] "
-        f"(scale {record['scale']}{seeds}{'' if record['required'] else ', not required'})",
-        f"  {record['statement']}",
-        "  measured: "
-        + "; ".join(f"{k} = {format_value(v)}" for k, v in record["measured"].items()),
-    ]
+        f"(scale {record['scale']}{seeds}{'' if record['required'] else ', not required'})"
+    )
+    measured = "; ".join(f"{k} = {format_value(v)}" for k, v in record["measured"].items())
+    parts = [("", record["statement"]), ("measured: ", measured)]
     if record["paper"]:
-        lines.append(f"  paper: {record['paper']}")
+        parts.append(("paper: ", record["paper"]))
+    lines = textwrap.wrap(head, TEXT_WIDTH, subsequent_indent="    ")
+    for label, text in parts:
+        lines += textwrap.wrap(
+            label + text, TEXT_WIDTH, initial_indent="  ", subsequent_indent="    "
+        )
     return "\n".join(lines)
 
 
