@@ -118,3 +118,36 @@ def test_notebook_records_its_findings_as_claims(path):
             f"{rel(path)}: the prose says {phrase!r}; read the computed result (a claim's "
             "glued verdict or value) instead"
         )
+
+
+FIGURE_CELL_EXTRAS = re.compile(r"\b(claims\.check|claims\.say|glue|show_table|display)\(")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=rel)
+def test_a_figure_cell_shows_only_its_figure(path):
+    """myst-nb wraps every displayed output of a cell that has figure metadata in the figure (its
+    number, caption and name): a claim, a table or a glued value displayed by the same cell would
+    become a second figure with the same name. Put those in the next cell."""
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        figure = cell.metadata.get("mystnb", {}).get("figure")
+        if cell.cell_type != "code" or not figure:
+            continue
+        where = f"{rel(path)} cell {i} ({figure.get('name')})"
+        assert figure.get("name", "").startswith("fig-") and figure.get("caption"), (
+            f"{where}: a figure needs a name starting with fig- and a caption"
+        )
+        assert cell.metadata["mystnb"].get("image", {}).get("alt"), f"{where}: no alt text"
+        found = FIGURE_CELL_EXTRAS.search(cell.source)
+        assert not found, f"{where}: {found.group(1)}(...) displays a second output; move it out"
+
+
+def test_figure_names_are_unique_in_the_book():
+    seen = {}
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            name = cell.metadata.get("mystnb", {}).get("figure", {}).get("name")
+            if name:
+                assert name not in seen, f"{name} is used in {seen.get(name)} and {rel(path)}"
+                seen[name] = rel(path)
+    assert len(seen) > 50, f"only {len(seen)} named figures in the book"
