@@ -19,6 +19,13 @@
       i.setAttribute("aria-hidden", "true");
       i.removeAttribute("title");
     });
+    // The bibliography: docutils marks it role="list" with entries role="doc-biblioentry", a
+    // role ARIA 1.3 deprecates, so the list has no items a screen reader can step through.
+    document.querySelectorAll('.citation-list[role="list"] > [role="doc-biblioentry"]').forEach(
+      function (c) {
+        c.setAttribute("role", "listitem");
+      }
+    );
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", fix);
   else fix();

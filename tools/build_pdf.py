@@ -64,10 +64,12 @@ document.head.appendChild(style);
 // every page of the book (chapter index or notebook) starts on a new sheet
 const docs = document.querySelectorAll('span[id^="document-"] + section');
 docs.forEach(s => s.style.breakBefore = 'page');
+// the figures a reader of the page sees (a player's hidden frames are not printed)
 const figures = new Set();
 document.querySelectorAll('article img, main img').forEach(img => {
   const src = img.getAttribute('src') || '';
-  if (src.includes('_images/') || src.startsWith('data:image')) figures.add(src.slice(0, 200));
+  const shown = img.getClientRects().length > 0 && getComputedStyle(img).visibility !== 'hidden';
+  if (shown && (src.includes('_images/') || src.startsWith('data:image'))) figures.add(src);
 });
 return {figures: figures.size, maths: document.querySelectorAll('mjx-container').length,
         documents: docs.length};
