@@ -95,13 +95,7 @@ class BasicBlock(nn.Module):
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(channels)
         self.residual = shortcut != "none"
-        changes = stride != 1 or in_channels != channels
-        if shortcut == "C" or (shortcut == "B" and changes):
-            self.shortcut = _projection(in_channels, channels, stride)
-        elif shortcut == "A" and changes:
-            self.shortcut = PadShortcut(channels, stride)
-        else:
-            self.shortcut = nn.Identity()
+        self.shortcut = _shortcut(shortcut, in_channels, channels, stride)
 
     def forward(self, x):
         out = F.relu(self.bn1(self.conv1(x)))
@@ -137,14 +131,8 @@ class PreActBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(channels)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
         self.residual = shortcut != "none"
-        changes = stride != 1 or in_channels != channels
-        self.project = shortcut == "C" or (shortcut == "B" and changes)
-        if self.project:
-            self.shortcut = _projection(in_channels, channels, stride)
-        elif shortcut == "A" and changes:
-            self.shortcut = PadShortcut(channels, stride)
-        else:
-            self.shortcut = nn.Identity()
+        self.shortcut = _shortcut(shortcut, in_channels, channels, stride)
+        self.project = isinstance(self.shortcut, nn.Sequential)  # reads the pre-activated input
 
     def forward(self, x):
         pre = F.relu(self.bn1(x))
@@ -390,6 +378,17 @@ def _zero_gamma(model):
             last = m.bn3 if isinstance(m, Bottleneck) else m.bn2
             nn.init.zeros_(last.weight)
     return model
+
+
+def _shortcut(kind, cin, cout, stride):
+    """A basic block's shortcut: a projection for ``"C"`` (and ``"B"`` where the shape changes),
+    zero-padding for ``"A"`` where it changes, else the identity."""
+    changes = stride != 1 or cin != cout
+    if kind == "C" or (kind == "B" and changes):
+        return _projection(cin, cout, stride)
+    if kind == "A" and changes:
+        return PadShortcut(cout, stride)
+    return nn.Identity()
 
 
 def _projection(cin, cout, stride):
