@@ -86,6 +86,36 @@ def test_training_a_stack_is_training_each_network_alone():
     assert both["eval_steps"][0] == 0 and both["eval_steps"][-1] == 20
 
 
+def test_clip_rescales_each_networks_gradient_on_its_own():
+    model = di.StackedMLP(3, 3, 4, 5, 2)
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    model.weights[0].grad[0] = 3.0  # network 0: norm 3 * sqrt(20), far above 1
+    model.weights[1].grad[1, 0, 0] = 0.5  # network 1: norm 0.5, below 1: untouched
+    before = [p.grad.clone() for p in model.parameters()]
+    norms = di.clip_per_network_(list(model.parameters()), 1.0)
+    np.testing.assert_allclose(norms.numpy(), [3 * math.sqrt(20), 0.5, 0.0], rtol=1e-6)
+    after = torch.cat([p.grad[0].flatten() for p in model.parameters()]).norm()
+    assert after.item() == pytest.approx(1.0, rel=1e-5)
+    torch.testing.assert_close(model.weights[1].grad[1], before[1][1])
+    assert model.weights[1].grad[1, 0, 0].item() == 0.5
+    assert all((p.grad[2] == 0).all() for p in model.parameters())
+    with pytest.raises(ValueError, match="no parameter has a gradient"):
+        di.clip_per_network_([nn.Parameter(torch.zeros(2, 2))], 1.0)
+
+
+def test_clipping_in_training_counts_the_clipped_steps():
+    d = _tiny_data()
+    free = di.train_stack(4, ["he"], seeds=(0,), data=d, steps=10, width=8, progress=False)
+    tight = di.train_stack(
+        4, ["he"], seeds=(0,), data=d, steps=10, width=8, clip=1e-4, progress=False
+    )
+    assert free["clipped"].tolist() == [0.0] and tight["clipped"].tolist() == [1.0]
+    assert not np.allclose(free["loss"][1:], tight["loss"][1:])
+    with pytest.raises(ValueError, match="clip"):
+        di.train_stack(4, ["he"], seeds=(0,), data=d, steps=1, clip=0, progress=False)
+
+
 def test_he_learns_where_xavier_stalls_on_a_deep_net():
     d = _tiny_data(n=128, features=16, classes=2)
     d["y_train"] = (d["x_train"][:, 0] > 0).long()  # a rule a network can learn

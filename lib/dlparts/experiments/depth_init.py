@@ -165,6 +165,7 @@ def train_stack(
     drop_at=0.75,
     bias=True,
     eval_every=25,
+    clip=None,
     device=None,
     progress=True,
 ):
@@ -173,13 +174,16 @@ def train_stack(
     Every network starts from its own initialization (:func:`init_stack`) and draws its own
     mini-batches (a generator seeded by its seed, so the Xavier and the He network of one seed
     see the same batches). SGD with momentum and no weight decay; the learning rate is divided
-    by 10 after the fraction ``drop_at`` of the steps (``None``: constant).
+    by 10 after the fraction ``drop_at`` of the steps (``None``: constant). With ``clip``, each
+    network's gradient is rescaled to norm at most ``clip`` before each step (its own norm over
+    all its parameters, so one network's gradient never touches another's).
 
     Returns:
         dict with ``labels`` (``(scheme, seed)`` per network, scheme-major), ``loss``
         (``(steps, n_nets)``: each network's loss on its training batch), ``eval_steps`` and
         ``eval_loss`` / ``eval_err`` (``(n_evals, n_nets)``: the whole training set, from step 0
-        on), ``test_err`` (``(n_nets,)``, after training), ``scales`` (:func:`signal_scales` at
+        on), ``test_err`` (``(n_nets,)``, after training), ``clipped`` (``(n_nets,)``: the share of
+        steps whose gradient ``clip`` rescaled; zeros without ``clip``), ``scales`` (:func:`signal_scales` at
         initialization), ``drop_step``, ``params`` (of one network) and ``seconds``.
     """
     depth = integer("depth", depth, 2)
@@ -187,6 +191,7 @@ def train_stack(
     batch_size = integer("batch_size", batch_size, 1)
     eval_every = integer("eval_every", eval_every, 1)
     lr = real("lr", lr, positive=True)
+    clip = None if clip is None else real("clip", clip, positive=True)
     labels = [(s, int(seed)) for s in schemes for seed in seeds]
     dev = device or runtime.device()
     x, y = data["x_train"].to(dev), data["y_train"].to(dev)
@@ -197,6 +202,7 @@ def train_stack(
     opt = torch.optim.SGD(trained, lr=lr, momentum=momentum)
     gens = [torch.Generator().manual_seed(10_000 + seed) for _, seed in labels]
     losses, eval_steps, eval_loss, eval_err = [], [], [], []
+    clipped = torch.zeros(len(labels))
 
     def evaluate():
         with torch.no_grad():
@@ -221,6 +227,8 @@ def train_stack(
         total, per = model.loss(x[idx], y[idx])
         opt.zero_grad(set_to_none=True)
         total.backward()
+        if clip is not None:
+            clipped += (clip_per_network_(trained, clip) > clip).float().cpu()
         opt.step()
         losses.append(per.detach().cpu().numpy())
         if step % eval_every == 0 or step == steps:
@@ -242,11 +250,25 @@ def train_stack(
         "eval_loss": np.stack(eval_loss),
         "eval_err": np.stack(eval_err),
         "test_err": test_err,
+        "clipped": (clipped / steps).numpy(),
         "scales": scales,
         "drop_step": drop_step,
         "params": n_params,
         "seconds": time.perf_counter() - start,
     }
+
+
+def clip_per_network_(params, max_norm):
+    """Rescale, in place, each network's gradient (index 0 of every parameter) to norm at most
+    ``max_norm``; returns the norms before clipping, one per network."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        raise ValueError("clip_per_network_: no parameter has a gradient; call backward() first")
+    norms = torch.stack([g.flatten(1).pow(2).sum(1) for g in grads]).sum(0).sqrt()
+    scale = (max_norm / (norms + 1e-12)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(scale.view(-1, *([1] * (g.dim() - 1))))
+    return norms
 
 
 def signal_scales(model, x, y):
