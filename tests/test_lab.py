@@ -4,8 +4,10 @@ through JupyterLab's own menus in headless Chromium.
 The server is started by ``tools/lab.py`` (what ``make lab`` runs) on a free localhost port with
 a token, on a temporary copy of one notebook (so nothing in the repository is written), with
 ``DLPARTS_SCALE=quick``. The test then checks what a reader sees: every cell runs without an
-error output, moving one of the explorer's sliders redraws its figure through the kernel, and a
-solution dropdown (MyST, rendered by jupyterlab-myst) is collapsed until clicked.
+error output, the numbers the prose pastes (glue roles, shown through ``dlparts.lab``) are filled
+in, moving one of the explorer's sliders redraws its figure through the kernel, and a
+solution dropdown (MyST, rendered by jupyterlab-myst) is collapsed until clicked, and a save
+from JupyterLab leaves the notebook's Markdown as it was.
 
 On a failure the browser's view is saved as ``_build/screenshots/lab-<stage>.png``.
 """
@@ -264,6 +266,22 @@ def test_a_notebook_runs_in_jupyterlab_and_its_explorer_and_dropdowns_work(tmp_p
                 tracebacks = [e.text[:300] for e in shown if "Traceback" in e.text]
                 assert not tracebacks, f"tracebacks shown in outputs: {tracebacks}"
 
+            with stage("glue"):
+                # the prose's pasted numbers: jupyterlab-myst evaluates each {eval} that
+                # dlparts.lab shows for a glue role; the claim in the cell above checks them
+                i = _cell_index(
+                    cells, "markdown", 'claims.paste_text("conv.sharing.alexnet-conv1.with sharing"'
+                )
+                driver.execute_async_script(MARK_JS, i, "pasted")
+                md = "[data-lab-test='pasted'] .myst"
+                text = _wait(driver, WIDGET_S, "the numbers pasted into the prose", lambda d: (
+                    (e := d.find_elements(By.CSS_SELECTOR, md)) and "34,944" in e[0].text
+                    and e[0].text
+                ))  # fmt: skip
+                assert "105,705,600" in text, text[:400]
+                for raw in ("{glue", "{eval}", "claims.paste", "Error"):
+                    assert raw not in text, f"{raw!r} shown in the rendered prose: {text[:400]}"
+
             with stage("widget"):
                 i = _cell_index(cells, "code", "conv_explorer(")
                 driver.execute_async_script(MARK_JS, i, "explorer")
@@ -305,10 +323,29 @@ def test_a_notebook_runs_in_jupyterlab_and_its_explorer_and_dropdowns_work(tmp_p
                 _wait(driver, 5, "the solution to show when its summary is clicked", lambda d: (
                     any(e.is_displayed() for e in body)
                 ))  # fmt: skip
+            with stage("save"):
+                # saved from JupyterLab, the file gets its glue roles back, and no kernel results
+                saved = tmp_path / "chapters" / NOTEBOOK
+                before = saved.stat().st_mtime_ns
+                _click_menu(driver, "File", "Save Notebook")
+                _wait(driver, 20, "the notebook to be saved", lambda d: (
+                    saved.stat().st_mtime_ns != before
+                ))  # fmt: skip
+                original = _markdown_cells(ROOT / "chapters" / NOTEBOOK)
+                assert _markdown_cells(saved) == original, "Markdown changed by a save from Lab"
             SHOTS.mkdir(parents=True, exist_ok=True)
             driver.save_screenshot(str(SHOTS / "lab-passed.png"))
         finally:
             driver.quit()
+
+
+def _markdown_cells(path: Path) -> list[tuple[str, dict]]:
+    nb = json.loads(path.read_text())
+    return [
+        ("".join(c["source"]), c.get("metadata", {}))
+        for c in nb["cells"]
+        if c["cell_type"] == "markdown"
+    ]
 
 
 def _figure(driver, cell: str):

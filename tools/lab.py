@@ -4,7 +4,9 @@
 
 JupyterLab runs from this interpreter (the project's ``.venv``), so the kernels import the
 installed ``dlparts`` and the notebooks' MyST (admonitions, dropdown solutions, citations) is
-rendered by ``jupyterlab-myst``, as the book renders it. Options after the known ones go to
+rendered by ``jupyterlab-myst``, as the book renders it; the numbers the prose pastes (glue roles,
+which jupyterlab-myst does not know) are filled in by the kernel when the cells run
+(:mod:`dlparts.lab`). Options after the known ones go to
 ``jupyter lab`` unchanged (``--port=8890``, ``--no-browser``, ...). ``tests/test_lab.py`` starts
 the server through :func:`command` too, so the test exercises what the README tells readers to run.
 """
@@ -24,7 +26,14 @@ def command(
 ) -> list[str]:
     """The ``jupyter lab`` command line: this interpreter's JupyterLab on ``notebook_dir``
     (``--allow-root`` when run as root, as in a container), then ``extra`` options."""
-    cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={Path(notebook_dir)}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--notebook-dir={Path(notebook_dir)}",
+        # the prose's glue roles shown as {eval} of claims.paste_*, saved back as glue
+        "--ServerApp.contents_manager_class=dlparts.lab.GlueContentsManager",
+    ]
     if hasattr(os, "getuid") and os.getuid() == 0:
         cmd.append("--allow-root")
     return cmd + list(extra or [])

@@ -53,6 +53,7 @@ _KEY = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 _NAME = re.compile(r"^[^:`\n]+$")
 
 _recorded: dict[str, dict] = {}
+_pasted: dict[str, object] = {}  # every glued value of this session, for paste_text / paste_md
 
 
 class Record(dict):
@@ -252,6 +253,31 @@ def say(name: str, text: str) -> None:
     _glue_value(name, Markdown(text))
 
 
+def paste_text(name: str, fmt: str = ""):
+    """What ``{glue:text}`name:fmt``` pastes into the book, for the live kernel of JupyterLab.
+
+    ``make lab`` shows each ``{glue:text}`` role of the prose as
+    ``{eval}`claims.paste_text("name", "fmt")``` (jupyterlab-myst evaluates ``{eval}`` in the
+    kernel when the Markdown cell runs, and knows nothing of glue); the file keeps the glue
+    role (``dlparts.lab``). The text is myst-nb's: the value's plain-text form, formatted by
+    ``fmt`` as a number for a numeric format type (``.1%``, ``.3f``, ``d``), as text otherwise.
+
+    Raises:
+        KeyError: when nothing was glued under ``name`` yet in this kernel (run the code cell
+            that measures it first).
+    """
+    value = _paste_value(name)
+    if hasattr(value, "_repr_markdown_"):
+        return value
+    return _Pasted(_format_plain_text(_plain_text(value), fmt))
+
+
+def paste_md(name: str):
+    """What ``{glue:md}`name``` pastes (Markdown from :func:`say`), for JupyterLab: see
+    :func:`paste_text`."""
+    return _paste_value(name)
+
+
 def recorded() -> list[dict]:
     """The claims recorded in this session, in order."""
     return list(_recorded.values())
@@ -358,6 +384,7 @@ def _glue(record) -> None:
 
 
 def _glue_value(name, value) -> None:
+    _pasted[name] = value
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover
@@ -372,6 +399,54 @@ def _glue_value(name, value) -> None:
 
 
 # --------------------------------------------------------------------------- private helpers
+
+
+class _Pasted(str):
+    """Text whose plain-text display is itself (no quotes), as a pasted number reads."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _paste_value(name):
+    if not isinstance(name, str) or name not in _pasted:
+        known = ", ".join(sorted(k for k in _pasted if k.split(".")[0] == str(name).split(".")[0]))
+        raise KeyError(
+            f"nothing was pasted under {name!r} in this kernel yet: run the code cell that "
+            f"measures it (Run > Run All Cells runs them in order)"
+            + (f"; known keys like it: {known[:300]}" if known else "")
+        )
+    return _pasted[name]
+
+
+def _plain_text(value) -> str:
+    """The value's text/plain form, as IPython displays it and myst-nb's glue stores it."""
+    try:
+        from IPython.lib.pretty import pretty
+    except ImportError:  # pragma: no cover
+        return repr(value)
+    return pretty(value)
+
+
+def _format_plain_text(text: str, fmt: str) -> str:
+    """myst-nb's ``format_plain_text`` (its ``{glue:text}`` role): literal-evaluate the text (so
+    a string loses its quotes), then format it by ``fmt``'s type character."""
+    import ast
+
+    try:
+        value = ast.literal_eval(text)
+    except (SyntaxError, ValueError):
+        value = text
+    if fmt == "":
+        return str(value)
+    kind = fmt[-1]
+    if kind == "s":
+        value = str(value)
+    elif kind in "bcdoxX":
+        value = int(value)
+    elif kind in "eEfFgGn%":
+        value = float(value)
+    return format(value, fmt)
 
 
 def _record(key, statement, holds, measured, paper, source, seeds, required) -> dict:
