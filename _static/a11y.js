@@ -26,7 +26,35 @@
         c.setAttribute("role", "listitem");
       }
     );
+    // A hidden cell's toggle: myst-nb names it "Toggle hidden content" while it shows "Show
+    // code cell source"; the name a speech user says must be the words on screen.
+    document.querySelectorAll("details.hide > summary[aria-label]").forEach(function (s) {
+      if (s.textContent.trim()) s.removeAttribute("aria-label");
+    });
+    tabStops();
   }
+  // A box that scrolls sideways (a wide table or output) must be reachable by keyboard, or a
+  // keyboard user cannot scroll it; boxes that fit need no tab stop.
+  function tabStops() {
+    document
+      .querySelectorAll(".dlparts-table, .cell_output pre, .pst-scrollable-table-container")
+      .forEach(function (e) {
+        if (e.scrollWidth > e.clientWidth + 1) {
+          if (!e.hasAttribute("tabindex")) {
+            e.setAttribute("tabindex", "0");
+            e.setAttribute("data-dlparts-tabstop", "");
+          }
+        } else if (e.hasAttribute("data-dlparts-tabstop")) {
+          e.removeAttribute("tabindex");
+          e.removeAttribute("data-dlparts-tabstop");
+        }
+      });
+  }
+  var pending = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(pending);
+    pending = setTimeout(tabStops, 200);
+  });
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", fix);
   else fix();
 })();

@@ -89,3 +89,13 @@ def test_the_ledger_lists_every_notebooks_claims_and_every_required_one_holds():
         assert f'href="{target}"' in page, f"claims page lacks a link to {target}"
         html = (HTML / f"{c['notebook']}.html").read_text()
         assert re.search(rf"id=[\'\"]claim-{re.escape(c['key'])}[\'\"]", html), target
+
+
+def test_search_works_served_and_from_files():
+    """Search finds pages in the served book (with snippets) and in the book opened from its
+    files (without them, saying why), with no console error in either."""
+    _require_book()
+    found = check_book.check_search(HTML)
+    assert set(found) == {"served", "from files"}
+    bad = {how: problems for how, problems in found.items() if problems}
+    assert not bad, "\n".join(f"search {how}:\n  " + "\n  ".join(p) for how, p in bad.items())

@@ -80,3 +80,22 @@ def test_bad_width_is_refused():
         format_table(ROWS, width=3)
     with pytest.raises(ValueError, match="width"):
         show_table(ROWS, width=True)
+
+
+def test_transpose_turns_rows_into_columns():
+    rows = [
+        {"net": "standard", "test acc": 0.85, "units": 12},
+        {"net": "dropout", "test acc": 0.87, "units": 7},
+    ]
+    t = show_table(rows, transpose=True)
+    assert t.columns == ["net", "standard", "dropout"]
+    assert t.rows == [
+        {"net": "test acc", "standard": 0.85, "dropout": 0.87},
+        {"net": "units", "standard": 12, "dropout": 7},
+    ]
+    lines = str(t).splitlines()
+    assert lines[0].split() == ["net", "standard", "dropout"]
+    assert lines[2].split() == ["test", "acc", "0.85", "0.87"]
+    assert '<th class="num">standard</th>' in t._repr_html_()
+    with pytest.raises(ValueError, match="different 'net' in every row"):
+        show_table(rows + [dict(rows[0])], transpose=True)

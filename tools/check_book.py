@@ -107,6 +107,31 @@ return JSON.stringify([imgs, vals, root.innerText]);
 """
 
 
+# What a reader reads at 1100 px: no output line, table or image wider than its box (a box that
+# scrolls sideways hides the end of each line until the reader scrolls it).
+WIDTH = 1100
+LAYOUT_JS = """
+const out = [];
+const article = document.querySelector('.bd-article') || document.body;
+const right = article.getBoundingClientRect().right;
+const shown = e => e.offsetParent !== null;
+const what = e => (e.innerText || e.getAttribute('src') || '').trim().split('\\n')[0].slice(0, 70);
+document.querySelectorAll('.cell_output pre, .dlparts-table, .pst-scrollable-table-container')
+  .forEach(e => {
+    if (shown(e) && e.scrollWidth > e.clientWidth + 1)
+      out.push(`${e.tagName.toLowerCase()}.${e.className.split(' ')[0] || '-'} is ` +
+               `${e.scrollWidth - e.clientWidth} px wider than its box: "${what(e)}"`);
+  });
+document.querySelectorAll('.bd-article table, .cell_output img').forEach(e => {
+  const r = e.getBoundingClientRect();
+  if (shown(e) && r.width > 0 && r.right > right + 1)
+    out.push(`${e.tagName.toLowerCase()} overflows the page by ${Math.round(r.right - right)} px: ` +
+             `"${what(e)}"`);
+});
+return out;
+"""
+
+
 def pages(html_dir: Path) -> list[Path]:
     out = []
     for p in sorted(html_dir.rglob("*.html")):
@@ -160,7 +185,7 @@ def browser():
         "--disable-component-update",
         "--disable-sync",
         "--disable-extensions",
-        "--window-size=1280,900",
+        f"--window-size={WIDTH},900",
         # The network is closed: every host but the local server fails to resolve, so a page
         # that reaches for a CDN logs an error and fails the check.
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
@@ -180,6 +205,7 @@ def check_page(
     problems = list(result["problems"])
     time.sleep(0.2)
     problems += _console_errors(driver)
+    problems += [f"too wide at {WIDTH} px: {p}" for p in driver.execute_script(LAYOUT_JS)]
     if dark:
         theme = driver.execute_script("return document.documentElement.dataset.theme")
         if theme != "dark":
@@ -195,10 +221,10 @@ def check_page(
     if shot is not None:
         shot.parent.mkdir(parents=True, exist_ok=True)
         height = min(int(result.get("height") or 900), 16000)
-        driver.set_window_size(1280, max(900, height))
+        driver.set_window_size(WIDTH, max(900, height))
         time.sleep(0.3)
         driver.save_screenshot(str(shot))
-        driver.set_window_size(1280, 900)
+        driver.set_window_size(WIDTH, 900)
     problems += check_controls(driver)
     problems += _console_errors(driver)
     return problems
@@ -267,6 +293,48 @@ def _console_errors(driver) -> list[str]:
         for entry in driver.get_log("browser")
         if entry.get("level") == "SEVERE"
     ]
+
+
+SEARCH_JS = """
+const done = arguments[arguments.length - 1];
+const t0 = Date.now();
+(function poll() {
+  const items = document.querySelectorAll('#search-results li');
+  const status = document.querySelector('#search-results .search-summary, #search-results p');
+  const finished = status && /found|did not match/.test(status.textContent);
+  if ((finished && items.length) || Date.now() - t0 > 15000)
+    return done({results: items.length, snippets: document.querySelectorAll(
+      '#search-results li p.context').length, status: status ? status.textContent : '',
+      offline_note: !!document.getElementById('dlparts-search-offline')});
+  setTimeout(poll, 100);
+})();
+"""
+
+
+def check_search(html_dir: Path, query: str = "convolution") -> dict[str, list[str]]:
+    """Search the book as a reader does, served (``make serve``) and opened from files: results
+    must come back in both, with a snippet of each page when served; no console error in
+    either (opened from files, the snippets are left out and the page says why)."""
+    html_dir = Path(html_dir).resolve()
+    found = {}
+    with serve(html_dir) as base:
+        driver = browser()
+        try:
+            for how, url in (("served", base), ("from files", html_dir.as_uri())):
+                driver.get(f"{url}/search.html?q={query}")
+                driver.set_script_timeout(30)
+                r = driver.execute_async_script(SEARCH_JS)
+                problems = _console_errors(driver)
+                if not r["results"]:
+                    problems.append(f"searching {query!r} found nothing ({r['status']!r})")
+                if how == "served" and r["snippets"] < min(r["results"], 3):
+                    problems.append(f"{r['snippets']} snippets for {r['results']} results")
+                if how == "from files" and not r["offline_note"]:
+                    problems.append("no note that snippets need the served book (make serve)")
+                found[how] = problems
+        finally:
+            driver.quit()
+    return found
 
 
 def check_book(

@@ -19,7 +19,7 @@ import numpy as np
 
 from dlparts._validate import integer
 
-__all__ = ["format_table", "show_table", "Table"]
+__all__ = ["format_table", "show_table", "transposed", "Table"]
 
 
 def format_table(rows, columns=None, floatfmt="{:,.2f}", width=None) -> str:
@@ -52,13 +52,42 @@ def format_table(rows, columns=None, floatfmt="{:,.2f}", width=None) -> str:
     )
 
 
-def show_table(rows, columns=None, floatfmt="{:,.2f}", caption=None, width=None) -> Table:
+def show_table(
+    rows, columns=None, floatfmt="{:,.2f}", caption=None, width=None, transpose=False
+) -> Table:
     """A table to display (the last expression of a cell): HTML in the book, text elsewhere.
 
     ``caption`` titles the HTML table; ``width`` limits the text form's lines (see
-    :func:`format_table`); the HTML table scrolls instead.
+    :func:`format_table`); the HTML table wraps its headers instead. With ``transpose`` each
+    row becomes a column headed by its first value, and each other column a row: the form that
+    fits the page for a few rows of many columns (two networks compared on ten measures).
     """
+    if transpose:
+        rows, columns = transposed(rows, columns)
     return Table(rows, columns, floatfmt, caption, width)
+
+
+def transposed(rows, columns=None):
+    """``rows`` (a list of dicts) turned sideways: returns ``(rows, columns)`` where the first
+    column lists the original columns after the first, and each original row is a column named
+    by its first value.
+
+    Raises:
+        ValueError: when two rows share a first value (two columns would have one name).
+    """
+    if not isinstance(rows, (list, tuple)) or not all(isinstance(r, dict) for r in rows):
+        raise ValueError(f"rows must be a list of dicts, got {type(rows).__name__}")
+    if not rows:
+        return [], columns
+    columns = list(columns or rows[0])
+    first, rest = columns[0], columns[1:]
+    names = [str(r.get(first, "")) for r in rows]
+    if len(set(names)) != len(names):
+        raise ValueError(
+            f"transpose needs a different {first!r} in every row to name the columns, got {names}"
+        )
+    out = [{first: c, **{n: r.get(c, "") for n, r in zip(names, rows)}} for c in rest]
+    return out, [first, *names]
 
 
 class Table:
