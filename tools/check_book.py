@@ -2,11 +2,13 @@
 
 For each page it fails on: a console error, an error output (a traceback) in a cell, math that
 MathJax did not typeset (or typeset as an error), a broken image, a saved widget that did not
-render, a critical accessibility violation (axe-core, vendored by ``tools/vendor_axe.sh``;
-serious ones are reported, not failed), a live widget control (it needs a kernel, which the rendered book does not have), or a
-dead control: every visible control in a cell's output (a player's slider and buttons, a select)
-is moved or clicked, and the output around it must change. It saves a full-page screenshot of
-each page under ``_build/screenshots/``.
+render, a critical or serious accessibility violation (axe-core, vendored by
+``tools/vendor_axe.sh``; moderate and minor ones are reported, not failed), a printed line,
+table or image wider than its box at 1100 px, a live widget control (it needs a kernel, which
+the rendered book does not have), or a dead control: every visible control in a cell's output
+(a player's slider and buttons, a select) is moved or clicked, and the output around it must
+change. It saves a full-page screenshot of each page under ``_build/screenshots/``.
+``check_search`` searches the book served and opened from its files.
 
     python tools/check_book.py [HTML_DIR] [SCREENSHOT_DIR]
 
@@ -26,6 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SKIP = {"genindex.html", "search.html", "py-modindex.html"}
+# axe-core's impacts that fail a page; moderate and minor findings are reported
+FAILING_IMPACTS = ("critical", "serious")
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
 # axe-core's verdict on the page as it is now: violations with their impact and the elements.
@@ -198,7 +202,8 @@ def browser():
 def check_page(
     driver, url: str, shot: Path | None, notes: list[str] | None = None, dark: bool = False
 ) -> list[str]:
-    """The problems of one page; serious accessibility findings are appended to ``notes``."""
+    """The problems of one page; moderate and minor accessibility findings are appended to
+    ``notes``."""
     driver.get(url)
     driver.set_script_timeout(30)
     result = driver.execute_async_script(PAGE_PROBLEMS_JS)
@@ -214,9 +219,9 @@ def check_page(
         line = f"{v['impact']} accessibility: {v['id']} ({v['help']}) on {v['count']}: " + (
             ", ".join(v["nodes"])
         )
-        if v["impact"] == "critical":
+        if v["impact"] in FAILING_IMPACTS:
             problems.append(line)
-        elif v["impact"] == "serious" and notes is not None:
+        elif notes is not None:
             notes.append(line)
     if shot is not None:
         shot.parent.mkdir(parents=True, exist_ok=True)
@@ -343,8 +348,8 @@ def check_book(
     notes: dict[str, list[str]] | None = None,
     dark: bool = False,
 ) -> dict[str, list[str]]:
-    """Check every page; return {page: [problems]} (empty lists for clean pages). Serious
-    accessibility findings go to ``notes`` ({page: [findings]}) when it is given. With ``dark``
+    """Check every page; return {page: [problems]} (empty lists for clean pages). Moderate
+    and minor accessibility findings go to ``notes`` ({page: [findings]}) when it is given. With ``dark``
     the pages are opened in the theme's dark mode (screenshots named ``dark-<page>.png``)."""
     html_dir = Path(html_dir)
     if not (html_dir / "intro.html").is_file():
