@@ -31,6 +31,12 @@
     document.querySelectorAll("details.hide > summary[aria-label]").forEach(function (s) {
       if (s.textContent.trim()) s.removeAttribute("aria-label");
     });
+    // The left sidebar (the book's title, search and table of contents) as one landmark, so
+    // that no content of the page lies outside a landmark.
+    document.querySelectorAll(".bd-sidebar-primary:not([role])").forEach(function (s) {
+      s.setAttribute("role", "complementary");
+      s.setAttribute("aria-label", "The book's contents");
+    });
     tabStops();
   }
   // A box that scrolls sideways (a wide table or output) must be reachable by keyboard, or a

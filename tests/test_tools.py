@@ -222,3 +222,19 @@ def test_nbval_reports_a_broken_checked_cell_as_a_reader_sees_it(tmp_path):
     assert run.returncode == 1, out
     assert "1 failed, 1 passed" in out, out
     assert "print(2 + 2)" in out and "5" in out and "4" in out, out
+
+
+def test_the_browser_check_skips_the_root_redirect_page_whatever_its_case(tmp_path):
+    sys.path.insert(0, str(ROOT / "tools"))
+    import check_book
+
+    (tmp_path / "index.html").write_text(
+        '<meta http-equiv="Refresh" content="0; url=intro.html" />'
+    )
+    (tmp_path / "intro.html").write_text("<html><body>intro</body></html>")
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "chapters" / "index.html").write_text("<html>a chapter's index</html>")
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "_static" / "x.html").write_text("<html></html>")
+    found = [str(p) for p in check_book.pages(tmp_path)]
+    assert found == ["chapters/index.html", "intro.html"]

@@ -142,7 +142,11 @@ def pages(html_dir: Path) -> list[Path]:
         rel = p.relative_to(html_dir)
         if rel.parts[0].startswith("_") or p.name in SKIP:
             continue
-        if p.name == "index.html" and p.parent == html_dir and "refresh" in p.read_text()[:600]:
+        if (
+            p.name == "index.html"
+            and p.parent == html_dir
+            and "refresh" in p.read_text()[:600].lower()
+        ):
             continue  # the redirect to intro.html
         out.append(rel)
     return out

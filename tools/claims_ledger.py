@@ -290,7 +290,7 @@ def _build_info(app, claims, fromdocname):
     """The facts of this build, then one row per notebook: time, status, claims."""
     section = nodes.container(classes=["dlparts-build-info"])
     facts = [(label, value) for label, value in build_facts()]
-    section += _simple_table(["", "this copy"], facts, (25, 75), ["dlparts-build-facts"])
+    section += _simple_table(["fact", "this copy"], facts, (25, 75), ["dlparts-build-facts"])
     by_page = Counter()
     for c in claims:
         by_page[(c["notebook"], verdict_word(c))] += 1
