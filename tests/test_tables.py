@@ -99,3 +99,11 @@ def test_transpose_turns_rows_into_columns():
     assert '<th class="num">standard</th>' in t._repr_html_()
     with pytest.raises(ValueError, match="different 'net' in every row"):
         show_table(rows + [dict(rows[0])], transpose=True)
+
+
+def test_a_boolean_cell_leaves_a_column_of_numbers_right_aligned():
+    t = show_table([{"net": "lenet", "batch": 64, "agrees": True}], transpose=True)
+    assert '<td class="num">64</td>' in t._repr_html_()
+    assert '<td class="num">True</td>' in t._repr_html_()
+    text_only = show_table([{"name": "a"}, {"name": "b"}])
+    assert '<td class="text">a</td>' in text_only._repr_html_()

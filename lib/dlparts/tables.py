@@ -118,7 +118,7 @@ class Table:
         if not self.rows:
             return ""
         columns, cells = _cells(self.rows, self.columns, self.floatfmt)
-        num = [all(_numeric(row[i]) or not row[i] for row in cells) for i in range(len(columns))]
+        num = [all(_aligns_right(row[i]) for row in cells) for i in range(len(columns))]
         head = "".join(
             f'<th class="{"num" if n else "text"}">{html.escape(str(c))}</th>'
             for c, n in zip(columns, num)
@@ -158,6 +158,12 @@ def _cells(rows, columns, floatfmt):
 
 def _numeric(v: str) -> bool:
     return v[:1].isdigit() or v[:1] == "-"
+
+
+def _aligns_right(v: str) -> bool:
+    """A cell that lets its HTML column be a numeric one: a number, an empty cell, or a boolean
+    (a transposed table puts a check's True beside numbers)."""
+    return _numeric(v) or not v or v in ("True", "False")
 
 
 def _span(widths) -> int:
